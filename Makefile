@@ -1,0 +1,35 @@
+# Set-up on a fresh machine is `make demo` or `make test`: both create .venv and install everything.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test lint bench clean
+
+install: $(STAMP)
+
+# torch is pinned to the CPU build that lies on this machine's disk (a bare `torch` may pull a CUDA build).
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: $(STAMP)
+	@mkdir -p out
+	$(BIN)/sparseinit eoc --activation crelu --sparsity 0.85
+	$(BIN)/sparseinit maps --activation relu_tau st crelu cst --sparsity 0.85 --out out/maps.png --overwrite
+	$(BIN)/sparseinit propagate --activation relu_tau crelu --sparsity 0.85 --depth 100 --width 1000 \
+		--out out/propagation.png --overwrite
+	@echo "demo figures: out/maps.png and out/propagation.png"
+
+test: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/theory_throughput.py
+	$(BIN)/python benchmarks/activation_overhead.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .ruff_cache

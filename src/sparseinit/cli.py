@@ -1,0 +1,158 @@
+"""The ``sparseinit`` command line: a thin shell over the Python API (every command is a function call)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .eoc import CLIP_MODES, edge_of_chaos
+from .theory.piecewise import ACTIVATIONS
+
+_EOC_FIELDS = ("activation", "sparsity", "tau", "m", "q_star", "sigma_w2", "sigma_b2", "slope", "curvature", "chi1")
+_FIELD_HELP = {
+    "tau": "threshold τ", "m": "clip m (absolute)", "q_star": "fixed-point variance q*",
+    "sigma_w2": "weight variance σ_w² (× 1/fan_in)", "sigma_b2": "bias variance σ_b²", "slope": "V'(q*)",
+    "curvature": "V''(q*)", "chi1": "χ1 (1 on the EoC)", "sparsity": "target sparsity", "activation": "",
+}
+
+
+def _add_eoc_options(p: argparse.ArgumentParser, *, several: bool) -> None:
+    kw = {"nargs": "+", "default": ["relu_tau", "crelu"]} if several else {"required": True}
+    p.add_argument("--activation", choices=ACTIVATIONS, metavar="NAME", help=f"one of {', '.join(ACTIVATIONS)}", **kw)
+    p.add_argument("--sparsity", type=float, default=None if not several else 0.85,
+                   help="target activation sparsity s in (0, 1) (ignored by relu)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--m", type=float, help="clip m > 0 for crelu/cst (default 1)")
+    group.add_argument("--slope", type=float, help="target V'(q*) in (0, 1) for crelu/cst; m is solved for")
+    p.add_argument("--q-star", type=float, default=1.0, help="fixed-point variance q* > 0 (default 1)")
+    p.add_argument("--clip", choices=CLIP_MODES, default="absolute",
+                   help="read --m as absolute, or relative to sqrt(q*) (default absolute)")
+
+
+def _points(args: argparse.Namespace) -> list:
+    names = args.activation if isinstance(args.activation, list) else [args.activation]
+    out = []
+    for name in names:
+        clipped = name in ("crelu", "cst")
+        out.append(edge_of_chaos(
+            name, None if name == "relu" else args.sparsity, q_star=args.q_star, clip=args.clip,
+            m=args.m if clipped else None, slope=args.slope if clipped else None,
+        ))
+    return out
+
+
+def _writable(path: str, overwrite: bool) -> Path:
+    out = Path(path)
+    if out.exists() and not overwrite:
+        raise ValueError(f"{out} exists; refusing to overwrite it (pass --overwrite or choose another --out)")
+    return out
+
+
+def _cmd_eoc(args: argparse.Namespace) -> None:
+    (point,) = _points(args)
+    data = point.to_dict()
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return
+    for key in _EOC_FIELDS:
+        value = data[key]
+        shown = f"{value:.6g}" if isinstance(value, float) else str(value)
+        print(f"{key:<11} {shown:<12} {_FIELD_HELP[key]}")
+
+
+def _cmd_maps(args: argparse.Namespace) -> None:
+    from .figures import plot_maps
+
+    out = _writable(args.out, args.overwrite)
+    points = _points(args)
+    path = plot_maps(points, out)
+    if args.json:
+        print(json.dumps([p.to_dict() for p in points], indent=2))
+    else:
+        for p in points:
+            print(f"{p.piecewise().describe():<28} sigma_w2={p.sigma_w2:.5g} sigma_b2={p.sigma_b2:.5g} "
+                  f"V'(q*)={p.slope:.4f} V''(q*)={p.curvature:.4f}")
+        print(f"wrote {path}")
+
+
+def _cmd_propagate(args: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    from .figures import plot_propagation
+    from .propagation import propagate_network
+
+    out = _writable(args.out, args.overwrite)
+    points = _points(args)
+    jobs = [(p, q0 if args.q0 else factor * p.q_star) for p in points
+            for q0, factor in zip(args.q0 or [None] * 3, (0.5, 1.0, 2.0), strict=False)]
+    runs = [propagate_network(p, q0, depth=args.depth, width=args.width, n_inputs=args.inputs, seed=args.seed)
+            for p, q0 in tqdm(jobs, desc="propagate", unit="net", disable=args.json or None)]
+    path = plot_propagation(runs, out)
+    if args.json:
+        print(json.dumps([r.to_dict() for r in runs]))
+        return
+    for r in runs:
+        print(f"{r.eoc.piecewise().describe():<28} q0={r.q0:<6g} layer {args.depth}: variance {r.variance[-1]:<10.4g}"
+              f" (theory {r.theory_variance[-1]:.4g}), sparsity {r.sparsity[-1]:.3f} (target {r.eoc.sparsity:g})")
+    print(f"wrote {path}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``sparseinit`` command."""
+    parser = argparse.ArgumentParser(
+        prog="sparseinit",
+        description="Deep networks sparse from initialisation: sparse activations on the Edge of Chaos "
+                    "(exact Gaussian-process maps, EoC initialisation, propagation).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("eoc", help="the Edge-of-Chaos point for an activation at a target sparsity",
+                       description="Compute tau, sigma_w^2, sigma_b^2, V'(q*), V''(q*) and chi1 of the EoC "
+                                   "initialisation at a target activation sparsity.")
+    _add_eoc_options(p, several=False)
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=_cmd_eoc)
+
+    p = sub.add_parser("maps", help="plot the variance and correlation maps of one or several activations",
+                       description="Plot V(q) against the identity, V(q) - q near q*, and R(rho), at each "
+                                   "activation's EoC point.")
+    _add_eoc_options(p, several=True)
+    p.add_argument("--out", default="maps.png", help="figure path (default maps.png)")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.add_argument("--json", action="store_true", help="print the EoC points as JSON")
+    p.set_defaults(func=_cmd_maps)
+
+    p = sub.add_parser("propagate", help="measure variance and sparsity through a random deep network",
+                       description="Push random inputs through a random finite-width network at its EoC point "
+                                   "and plot the per-layer variance and sparsity against the GP theory, for "
+                                   "inputs started below, at and above q*.")
+    _add_eoc_options(p, several=True)
+    p.add_argument("--depth", type=int, default=100, help="number of layers (default 100)")
+    p.add_argument("--width", type=int, default=1000, help="units per layer (default 1000)")
+    p.add_argument("--inputs", type=int, default=16, help="random inputs pushed through (default 16)")
+    p.add_argument("--q0", type=float, nargs="+", help="starting variances (default q*/2, q*, 2q*)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--out", default="propagation.png", help="figure path (default propagation.png)")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.add_argument("--json", action="store_true", help="print every run's per-layer data as JSON")
+    p.set_defaults(func=_cmd_propagate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``sparseinit`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except ValueError as err:
+        print(f"sparseinit {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""Maps, χ1 and fixed points: identities that tie them together, and the instability of [A] §3."""
+
+import numpy as np
+import pytest
+
+from sparseinit import theory
+from sparseinit.theory import PiecewiseLinear
+
+
+def eoc_variances(f, q=1.0):
+    sw = 1.0 / theory.mean_square_derivative(f, q)
+    return sw, q - sw * theory.mean_square(f, q)
+
+
+@pytest.mark.parametrize("name,tau,m", [("relu_tau", 1.0, None), ("crelu", 1.0, 1.0), ("cst", 1.4, 0.7)])
+def test_correlation_map_identities(name, tau, m):
+    f = PiecewiseLinear.from_name(name, tau, m)
+    sw, sb = eoc_variances(f)
+    assert theory.correlation_map(f, 1.0, sw, sb) == pytest.approx(1.0, abs=1e-13)
+    # χ1 = R'(1): one-sided differences of the exact correlation map at ρ = 1. R has a (1−ρ)^{3/2} term for
+    # kinked φ, so the difference quotient D(h) = χ1 + c√h + O(h): Richardson in √h removes c.
+    def quotient(h):
+        return (1.0 - theory.correlation_map(f, 1 - h, sw, sb)) / h
+
+    slope = 2 * quotient(2.5e-7) - quotient(1e-6)
+    assert slope == pytest.approx(float(theory.chi1(f, 1.0, sw)), rel=1e-4)
+    # R is increasing on [−1, 1] and ρ = 1 is its fixed point.
+    r = theory.correlation_map(f, np.linspace(-1, 1, 41), sw, sb)
+    assert np.all(np.diff(r) > 0)
+
+
+def test_variance_map_derivatives_match_finite_differences():
+    f = PiecewiseLinear.from_name("cst", 0.9, 0.8)
+    q, h = 1.7, 1e-4
+    v = lambda x: theory.variance_map(f, x, 3.0, 0.2)  # noqa: E731
+    assert theory.variance_map_slope(f, q, 3.0) == pytest.approx((v(q + h) - v(q - h)) / (2 * h), rel=1e-7)
+    assert theory.variance_map_curvature(f, q, 3.0) == pytest.approx((v(q + h) - 2 * v(q) + v(q - h)) / h**2, rel=1e-4)
+
+
+def test_fixed_points_show_the_instability_of_unclipped_activations():
+    relu_tau = PiecewiseLinear.from_name("relu_tau", 1.03643)
+    (fp,) = theory.fixed_points(relu_tau, *eoc_variances(relu_tau))
+    assert fp.q == pytest.approx(1.0, rel=1e-6)
+    assert fp.stability == "stable from below" and fp.curvature > 0
+    crelu = PiecewiseLinear.from_name("crelu", 1.03643, 1.0)
+    (fp,) = theory.fixed_points(crelu, *eoc_variances(crelu))
+    assert fp.q == pytest.approx(1.0, rel=1e-10) and fp.stability == "stable"
+
+
+def test_fixed_points_finds_several_and_classifies_them():
+    # Off the EoC, a shifted ReLU with σ_w² = 4 has a stable small fixed point and an unstable large one.
+    f = PiecewiseLinear.from_name("relu_tau", 1.0)
+    points = theory.fixed_points(f, 4.0, 0.1)
+    assert [p.stability for p in points] == ["stable", "unstable"]
+    for p in points:
+        assert theory.variance_map(f, p.q, 4.0, 0.1) == pytest.approx(p.q, rel=1e-10)
+
+
+def test_propagate_variance_iterates_the_map_and_marks_explosion():
+    f = PiecewiseLinear.from_name("relu_tau", 1.0)
+    # Fixed points 0.1000 (stable) and 5.8147 (unstable): started at 8 it runs away, at 2 it settles.
+    qs = theory.propagate_variance(f, 8.0, 5, 4.0, 0.1)
+    assert qs[1] == pytest.approx(float(theory.variance_map(f, 8.0, 4.0, 0.1)))
+    assert np.all(np.diff(qs) > 0)
+    assert np.isinf(theory.propagate_variance(f, 8.0, 2000, 4.0, 0.1)[-1])
+    assert theory.propagate_variance(f, 2.0, 50, 4.0, 0.1)[-1] == pytest.approx(points_small(f), rel=1e-9)
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, np.nan, np.inf])
+def test_bad_q_is_a_value_error_not_a_nan(bad):
+    f = PiecewiseLinear.from_name("crelu", 1.0, 1.0)
+    with pytest.raises(ValueError, match="q must be in"):
+        theory.variance_map(f, [1.0, bad], 2.0, 0.1)
+
+
+def test_bad_rho_is_a_value_error():
+    f = PiecewiseLinear.from_name("crelu", 1.0, 1.0)
+    with pytest.raises(ValueError, match="rho must be in"):
+        theory.correlation_map(f, 1.2, 2.0, 0.1)
+
+
+def test_classify():
+    assert theory.classify(0.5, 1.0) == "stable"
+    assert theory.classify(1.2, 0.0) == "unstable"
+    assert theory.classify(1.0, -0.3) == "stable from above"
+    assert theory.classify(1.0, 0.0) == "marginal"
+
+
+def points_small(f):
+    return theory.fixed_points(f, 4.0, 0.1)[0].q
