@@ -38,7 +38,7 @@ def bivariate_cdf(h: np.ndarray, k: np.ndarray, rho: np.ndarray) -> np.ndarray:
     """
     h, k, rho = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (h, k, rho)))
     r = np.sqrt(1.0 - rho * rho)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         # h = 0: T(0⁺, c/0⁺) → sign(c)/4 = T(0, sign(c)·∞), hence the infinite argument.
         arg_h = np.where(h != 0, (k - rho * h) / (h * r), np.sign(k - rho * h) * np.inf)
         arg_k = np.where(k != 0, (h - rho * k) / (k * r), np.sign(h - rho * k) * np.inf)

@@ -148,7 +148,8 @@ def fixed_points(
         elif gap[i] * gap[i + 1] < 0:
             roots.append(brentq(lambda q: variance_map(phi, q, sigma_w2, sigma_b2) - q, qs[i], qs[i + 1], xtol=1e-14))
     for i in range(1, grid - 1):
-        if abs(rel[i]) <= abs(rel[i - 1]) and abs(rel[i]) <= abs(rel[i + 1]) and np.sign(gap[i - 1]) == np.sign(gap[i + 1]):
+        local_min = abs(rel[i]) <= min(abs(rel[i - 1]), abs(rel[i + 1]))
+        if local_min and np.sign(gap[i - 1]) == np.sign(gap[i + 1]):
             res = minimize_scalar(
                 lambda lq: abs(variance_map(phi, np.exp(lq), sigma_w2, sigma_b2) / np.exp(lq) - 1.0),
                 bounds=(np.log(qs[i - 1]), np.log(qs[i + 1])), method="bounded", options={"xatol": 1e-12},

@@ -1,0 +1,129 @@
+"""EoC initialisation: SPEC §3 reference table, the slope solve, q* scaling, and every bad input."""
+
+import itertools
+import json
+import math
+import warnings
+
+import pytest
+
+import sparseinit
+from sparseinit import edge_of_chaos
+
+# SPEC §3 reference values (q* = 1), to the digits given there.
+TABLE = [
+    ("relu_tau", 0.85, None, 1.03643, 6.66667, 0.53680, 1.0, 0.8055),
+    ("st", 0.85, None, 1.43953, 6.66667, 0.64470, 1.0, 1.3585),
+    ("crelu", 0.85, 1.0, 1.03643, 7.7431, 0.6213, 0.6116, -0.0711),
+    ("cst", 0.85, 1.0, 1.43953, 7.3913, 0.6991, 0.6991, 0.3944),
+    ("crelu", 0.90, 0.5, 1.28155, 15.977, 0.7827, 0.3481, -0.0732),
+]
+
+
+def close(value, ref):
+    digits = len(f"{ref:.10g}".split(".")[-1]) if "." in f"{ref:.10g}" else 0
+    return abs(value - ref) <= 0.51 * 10.0 ** (-digits)
+
+
+@pytest.mark.parametrize("name,s,m,tau,sw,sb,v1,v2", TABLE)
+def test_spec_reference_table(name, s, m, tau, sw, sb, v1, v2):
+    p = edge_of_chaos(name, s, m=m)
+    for value, ref in [(p.tau, tau), (p.sigma_w2, sw), (p.sigma_b2, sb), (p.slope, v1), (p.curvature, v2)]:
+        assert close(value, ref), (value, ref)
+    assert p.chi1 == pytest.approx(1.0, abs=1e-12)
+    assert float(p.variance_map(1.0)) == pytest.approx(1.0, abs=1e-12)  # q* is a fixed point
+    assert float(p.zero_fraction(1.0)) == pytest.approx(s, abs=1e-12)
+
+
+def test_spec_correlation_values():
+    p = edge_of_chaos("crelu", 0.85, m=1.0)
+    assert float(p.correlation_map(0.3)) == pytest.approx(0.7105, abs=5e-5)
+    assert float(p.correlation_map(0.9)) == pytest.approx(0.9259, abs=5e-5)
+
+
+@pytest.mark.parametrize("name", ["relu_tau", "st"])
+@pytest.mark.parametrize("s", [0.6, 0.85, 0.95])
+def test_unclipped_weight_variance_is_one_over_one_minus_s(name, s):
+    p = edge_of_chaos(name, s, q_star=2.5)
+    assert p.sigma_w2 == pytest.approx(1 / (1 - s), rel=1e-12)
+    assert p.slope == pytest.approx(1.0, abs=1e-12) and p.curvature > 0
+
+
+def test_relu():
+    p = edge_of_chaos("relu")
+    assert (p.sparsity, p.tau, p.sigma_w2, p.sigma_b2) == (0.5, 0.0, pytest.approx(2.0), pytest.approx(0.0, abs=1e-15))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert edge_of_chaos("relu", 0.9).sparsity == 0.5
+    assert "ignoring sparsity=0.9" in str(caught[0].message)
+
+
+@pytest.mark.parametrize("name", ["crelu", "cst"])
+@pytest.mark.parametrize("slope", [0.2, 0.6, 0.9])
+def test_slope_solves_for_m(name, slope):
+    p = edge_of_chaos(name, 0.85, slope=slope, q_star=1.7)
+    assert p.slope == pytest.approx(slope, abs=1e-10)
+    again = edge_of_chaos(name, 0.85, m=p.m, q_star=1.7)
+    assert again.slope == pytest.approx(slope, abs=1e-10)
+
+
+def test_slope_rises_with_m_and_clipping_makes_q_star_attracting():
+    slopes = [edge_of_chaos("crelu", 0.85, m=m).slope for m in (0.1, 0.5, 1, 2, 4)]
+    assert all(0 < a < b < 1 for a, b in itertools.pairwise(slopes))
+    # SPEC §3: V'(q*) = 1 − σ_w² (m/√q*) φ_N((τ+m)/√q*)
+    p = edge_of_chaos("crelu", 0.85, m=1.3, q_star=2.0)
+    b = (p.tau + p.m) / math.sqrt(2.0)
+    pdf = math.exp(-b * b / 2) / math.sqrt(2 * math.pi)
+    assert p.slope == pytest.approx(1 - p.sigma_w2 * p.m / math.sqrt(2.0) * pdf, rel=1e-12)
+
+
+def test_relative_clip_and_scale_equivariance():
+    base = edge_of_chaos("cst", 0.85, m=0.7)
+    scaled = edge_of_chaos("cst", 0.85, m=0.7, q_star=9.0, clip="relative")
+    assert scaled.m == pytest.approx(0.7 * 3.0) and scaled.tau == pytest.approx(3 * base.tau)
+    assert scaled.slope == pytest.approx(base.slope, rel=1e-12)  # scale-equivariant maps (SPEC §3)
+    assert scaled.sigma_w2 == pytest.approx(base.sigma_w2, rel=1e-12)
+    assert scaled.sigma_b2 == pytest.approx(9.0 * base.sigma_b2, rel=1e-12)
+    absolute = edge_of_chaos("cst", 0.85, m=0.7, q_star=9.0)
+    assert absolute.slope < scaled.slope  # a fixed absolute m is relatively smaller at larger q*
+
+
+def test_default_m_and_result_api():
+    p = edge_of_chaos("crelu", 0.85)
+    assert p.m == sparseinit.DEFAULT_M
+    assert isinstance(p.module(), sparseinit.ClippedReLU) and p.module().m == p.m
+    d = p.to_dict()
+    assert json.loads(json.dumps(d)) == d and set(d) >= {"tau", "sigma_w2", "sigma_b2", "slope", "curvature", "chi1"}
+    with pytest.raises(AttributeError):
+        p.tau = 3.0  # immutable
+    qs = p.propagate(3.0, 30)
+    assert len(qs) == 31 and qs[-1] == pytest.approx(1.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("args,kwargs,match", [
+    (("crelu", 1.2), {}, r"sparsity must be in \(0.0, 1.0\), got 1.2"),
+    (("crelu", 0.0), {}, r"sparsity must be in \(0.0, 1.0\)"),
+    (("crelu",), {}, "needs a target sparsity"),
+    (("relu_tau", 0.3), {}, r"sparsity for relu_tau must be in \[0.5, 1\)"),
+    (("crelu", 0.85), {"m": 0.0}, r"m must be in \(0.0, inf\)"),
+    (("crelu", 0.85), {"slope": 1.0}, r"slope must be in \(0.0, 1.0\)"),
+    (("crelu", 0.85), {"m": 1.0, "slope": 0.5}, "either m or slope, not both"),
+    (("crelu", 0.85), {"q_star": 0.0}, r"q_star must be in \(0.0, inf\)"),
+    (("relu_tau", 0.85), {"m": 1.0}, "takes no m or slope"),
+    (("swish", 0.85), {}, "unknown activation 'swish'"),
+    (("crelu", 0.85), {"clip": "proportional"}, "unknown clip 'proportional'"),
+    (("crelu", "lots"), {}, "sparsity must be a number"),
+])
+def test_bad_input_is_a_one_line_value_error(args, kwargs, match):
+    with pytest.raises(ValueError, match=match) as info:
+        edge_of_chaos(*args, **kwargs)
+    assert "\n" not in str(info.value)
+
+
+def test_no_eoc_point_is_an_error_not_a_nan(monkeypatch):
+    # In the valid domain (τ ≥ 0) σ_b² ≥ 0 held on every (s, m) we scanned, so force the branch.
+    import sparseinit.eoc as eoc
+
+    monkeypatch.setattr(eoc, "_moments", lambda *a: (9.0, -0.2, 0.5, 0.1))
+    with pytest.raises(ValueError, match=r"no Edge-of-Chaos point for crelu.*sigma_b2 = -0.2 < 0"):
+        edge_of_chaos("crelu", 0.9, m=0.1)
