@@ -36,7 +36,8 @@ def _points(args: argparse.Namespace) -> list:
     names = args.activation if isinstance(args.activation, list) else [args.activation]
     out = []
     for name in names:
-        clipped = name in ("crelu", "cst")
+        # with several activations, --m / --slope apply to the clipped ones; alone, an unclipped one refuses them
+        clipped = name in ("crelu", "cst") or len(names) == 1
         out.append(edge_of_chaos(
             name, None if name == "relu" else args.sparsity, q_star=args.q_star, clip=args.clip,
             m=args.m if clipped else None, slope=args.slope if clipped else None,

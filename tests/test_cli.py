@@ -1,0 +1,75 @@
+"""The command line: each command's output, --json, --help, one-line errors, and nothing overwritten."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from sparseinit import edge_of_chaos
+from sparseinit.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_eoc_table_and_json(capsys):
+    code, out, _ = run(capsys, "eoc", "--activation", "crelu", "--sparsity", "0.85", "--m", "1")
+    assert code == 0 and "sigma_w2    7.74314" in out and "slope       0.611578" in out
+    code, out, _ = run(capsys, "eoc", "--activation", "cst", "--sparsity", "0.85", "--slope", "0.5", "--json")
+    data = json.loads(out)
+    assert data == pytest.approx(edge_of_chaos("cst", 0.85, slope=0.5).to_dict())
+
+
+def test_maps_writes_a_figure(capsys, tmp_path):
+    out_png = tmp_path / "maps.png"
+    code, out, _ = run(capsys, "maps", "--activation", "relu_tau", "crelu", "--out", str(out_png))
+    assert code == 0 and out_png.stat().st_size > 10_000 and "V'(q*)=1.0000" in out
+    assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_propagate_small_network(capsys, tmp_path):
+    out_png = tmp_path / "p.png"
+    code, out, _ = run(capsys, "propagate", "--activation", "relu_tau", "crelu", "--depth", "30", "--width", "200",
+                       "--q0", "2", "--out", str(out_png), "--json")
+    runs = json.loads(out)
+    assert code == 0 and out_png.exists() and len(runs) == 2
+    relu_tau, crelu = runs
+    assert len(relu_tau["variance"]) == 30
+    assert relu_tau["variance"][-1] > 1e3 > crelu["variance"][-1]  # the instability, from above
+
+
+def test_refuses_to_overwrite(capsys, tmp_path):
+    target = tmp_path / "keep.png"
+    target.write_bytes(b"user data")
+    code, _, err = run(capsys, "maps", "--out", str(target))
+    assert code == 2 and "refusing to overwrite" in err and err.count("\n") == 1
+    assert target.read_bytes() == b"user data"
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["eoc", "--activation", "crelu", "--sparsity", "1.5"], "sparsity must be in (0.0, 1.0), got 1.5"),
+    (["eoc", "--activation", "relu_tau", "--sparsity", "0.9", "--m", "1"], "takes no m or slope"),
+    (["eoc", "--activation", "crelu", "--sparsity", "0.9", "--q-star", "-1"], "q_star must be in (0.0, inf)"),
+    (["propagate", "--depth", "0"], "depth must be an integer >= 1"),
+])
+def test_bad_values_give_one_line_errors(capsys, argv, message):
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and message in err and err.count("\n") == 1
+
+
+def test_argparse_errors_and_help():
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    bad = subprocess.run([sys.executable, "-m", "sparseinit.cli", "eoc", "--activation", "gelu"],
+                         capture_output=True, text=True, env=env)
+    assert bad.returncode == 2 and "invalid choice: 'gelu'" in bad.stderr and "Traceback" not in bad.stderr
+    both = subprocess.run([sys.executable, "-m", "sparseinit.cli", "eoc", "--activation", "crelu", "--sparsity",
+                           "0.8", "--m", "1", "--slope", "0.5"], capture_output=True, text=True, env=env)
+    assert both.returncode == 2 and "not allowed with argument" in both.stderr
+    helptext = subprocess.run([sys.executable, "-m", "sparseinit.cli", "propagate", "--help"],
+                              capture_output=True, text=True, env=env)
+    assert helptext.returncode == 0 and "--q0" in helptext.stdout and "starting variances" in helptext.stdout
