@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -101,6 +102,46 @@ def _cmd_propagate(args: argparse.Namespace) -> None:
     print(f"wrote {path}")
 
 
+def _add_config_options(p: argparse.ArgumentParser) -> None:
+    """One option per TrainConfig field (default: the config's), so CLI, sweeps and Python share one schema."""
+    import dataclasses
+
+    from .training.config import TrainConfig, field_type
+
+    for f in dataclasses.fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        typ = field_type(f)
+        helptext = f"{f.metadata['help']} (default {f.default})"
+        if typ is bool:
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=helptext)
+        else:
+            p.add_argument(flag, type=typ, default=None, choices=f.metadata.get("choices"), help=helptext,
+                           metavar=None if "choices" in f.metadata else f.name.upper())
+
+
+def _config_from_args(args: argparse.Namespace):
+    import dataclasses
+
+    from .training.config import TrainConfig
+
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)}
+    return TrainConfig(**{name: value for name, value in given.items() if value is not None})
+
+
+def _cmd_train(args: argparse.Namespace) -> None:
+    from .training.loop import train
+
+    summary = train(_config_from_args(args), out=args.out, resume=args.resume, progress=not args.json)
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, the main process reports
+        return
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return
+    print(f"{summary['status']}: test accuracy {summary['test_accuracy']:.2f}%, sparsity train "
+          f"{summary['train_sparsity']:.3f} / test {summary['test_sparsity']:.3f} (target {summary['sparsity']:g}), "
+          f"{summary['wall_time_s']:.0f} s; run folder {args.out}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``sparseinit`` command."""
     parser = argparse.ArgumentParser(
@@ -140,6 +181,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.add_argument("--json", action="store_true", help="print every run's per-layer data as JSON")
     p.set_defaults(func=_cmd_propagate)
+
+    p = sub.add_parser("train", help="train a deep sparsely-activated network at its EoC point",
+                       description="Train one run: writes config.json, metrics.jsonl (per epoch: loss, accuracies, "
+                                   "per-layer sparsity), checkpoint.pt and summary.json into --out. Runs under "
+                                   "torchrun --nproc_per_node=K for data parallelism.")
+    p.add_argument("--out", required=True, help="run folder (refused if it holds another run)")
+    p.add_argument("--resume", action="store_true", help="continue an unfinished run in --out from its checkpoint")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON (and no progress bar)")
+    _add_config_options(p)
+    p.set_defaults(func=_cmd_train)
     return parser
 
 

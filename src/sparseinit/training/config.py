@@ -1,0 +1,144 @@
+"""One training run's options: a validated, immutable config that the CLI, sweeps and Python share.
+
+Every field has a type, a default and a help line (``FIELDS``); the command line's options and a sweep file's
+valid keys are generated from it, so a typo'd key or a non-numeric value is caught in one place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._validate import check_choice, check_range
+from ..data import DATASETS
+from ..eoc import CLIP_MODES
+from ..theory.piecewise import ACTIVATIONS
+
+MODELS = ("mlp", "cnn")
+OPTIMIZERS = ("sgd", "adam")
+SCHEDULES = ("constant", "cosine")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def _f(default: Any, help: str, **kw: Any) -> Any:
+    return field(default=default, metadata={"help": help, **kw})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Options of one training run (see ``sparseinit train --help``)."""
+
+    dataset: str = _f("mnist", "data set", choices=DATASETS)
+    data_root: str | None = _f(None, "data folder (default: the installed package's; required for cifar10)")
+    train_subset: int | None = _f(None, "use only the first N training examples (recipe searches)")
+    model: str = _f("mlp", "network", choices=MODELS)
+    depth: int = _f(100, "number of activated hidden layers")
+    width: int = _f(300, "hidden units (mlp) or channels (cnn)")
+    kernel_size: int = _f(3, "convolution kernel size (cnn)")
+    activation: str = _f("relu", "hidden activation", choices=ACTIVATIONS)
+    sparsity: float | None = _f(None, "target activation sparsity in (0, 1) (relu: 0.5)")
+    m: float | None = _f(None, "clip m > 0 for crelu/cst (default 1)")
+    slope: float | None = _f(None, "target V'(q*) in (0, 1) for crelu/cst instead of m")
+    q_star: float = _f(1.0, "fixed-point variance q* > 0")
+    clip: str = _f("absolute", "m absolute or relative to sqrt(q*)", choices=CLIP_MODES)
+    input_scale: float = _f(1.0, "multiply the normalised inputs by this")
+    match_input: bool = _f(True, "scale the first layer so its pre-activations start at q*")
+    optimizer: str = _f("sgd", "optimizer", choices=OPTIMIZERS)
+    lr: float = _f(1e-3, "learning rate")
+    momentum: float = _f(0.9, "SGD momentum")
+    weight_decay: float = _f(0.0, "weight decay")
+    schedule: str = _f("constant", "learning-rate schedule", choices=SCHEDULES)
+    warmup_steps: int = _f(0, "linear learning-rate warm-up steps")
+    grad_clip: float | None = _f(None, "clip the gradient norm to this")
+    batch_size: int = _f(128, "global batch size (split across processes)")
+    epochs: int = _f(10, "training epochs")
+    seed: int = _f(0, "random seed (initialisation and data order)")
+    device: str = _f("auto", "cpu, cuda, or auto", choices=DEVICES)
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            if "choices" in f.metadata:
+                check_choice(f.name, getattr(self, f.name), f.metadata["choices"])
+        for name in ("depth", "width", "kernel_size", "batch_size", "epochs"):
+            _check_int(name, getattr(self, name), 1)
+        _check_int("seed", self.seed, 0)
+        _check_int("warmup_steps", self.warmup_steps, 0)
+        if self.train_subset is not None:
+            _check_int("train_subset", self.train_subset, 1)
+        check_range("lr", self.lr, 0.0, None)
+        check_range("momentum", self.momentum, 0.0, 1.0, lo_open=False)
+        check_range("weight_decay", self.weight_decay, 0.0, None, lo_open=False)
+        check_range("input_scale", self.input_scale, 0.0, None)
+        if self.grad_clip is not None:
+            check_range("grad_clip", self.grad_clip, 0.0, None)
+        # the EoC point validates activation/sparsity/m/slope/q*/clip with its own one-line errors
+        self.eoc()
+
+    def eoc(self):  # -> EdgeOfChaos
+        """The Edge-of-Chaos point this run initialises at."""
+        import warnings
+
+        from ..eoc import edge_of_chaos
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return edge_of_chaos(self.activation, self.sparsity, m=self.m, slope=self.slope, q_star=self.q_star,
+                                 clip=self.clip)
+
+    def normalised(self) -> TrainConfig:
+        """The same run with the options its activation ignores reset (relu: s = 0.5; m/slope only if clipped)."""
+        changes: dict[str, Any] = {}
+        if self.activation == "relu":
+            changes["sparsity"] = 0.5
+        if self.activation not in ("crelu", "cst"):
+            changes.update(m=None, slope=None, clip="absolute")
+        return dataclasses.replace(self, **changes)
+
+    def identity(self) -> dict[str, Any]:
+        """The options that define the run's numbers (not where it runs)."""
+        d = dataclasses.asdict(self.normalised())
+        d.pop("device")
+        return d
+
+    def key(self) -> str:
+        """A short hash of :meth:`identity`."""
+        return hashlib.sha1(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()[:8]
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], where: str = "config") -> TrainConfig:
+        """Build from a mapping, with one-line errors for unknown keys and values of the wrong type."""
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ValueError(f"{where}: unknown key {unknown[0]!r}; valid keys: {', '.join(known)}")
+        return cls(**{k: coerce(known[k], v, where) for k, v in values.items()})
+
+
+def _check_int(name: str, value: Any, lo: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < lo:
+        raise ValueError(f"{name} must be an integer >= {lo}, got {value!r}")
+
+
+def field_type(f: dataclasses.Field) -> type:
+    """int, float, bool or str: the type a field's values must have (None allowed where the default is None)."""
+    text = str(f.type)
+    for name, typ in (("bool", bool), ("int", int), ("float", float)):
+        if text.startswith(name):
+            return typ
+    return str
+
+
+def coerce(f: dataclasses.Field, value: Any, where: str) -> Any:
+    """``value`` as the field's type, or a one-line ValueError (ints are accepted for floats)."""
+    typ = field_type(f)
+    if value is None and f.default is None:
+        return None
+    ok = isinstance(value, typ) and not (typ is int and isinstance(value, bool))
+    if typ is float and isinstance(value, int) and not isinstance(value, bool):
+        value, ok = float(value), True
+    if not ok:
+        raise ValueError(f"{where}: {f.name} must be {typ.__name__}, got {value!r}")
+    return value

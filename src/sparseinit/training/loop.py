@@ -1,0 +1,253 @@
+"""The training loop: one run from a :class:`TrainConfig` to ``summary.json`` ([A] §4 protocol).
+
+Per epoch it records loss, train/val/test accuracy and per-layer activation sparsity (the fraction of exact zeros
+at each hidden activation's output) on a fixed train subset and on the test set, checkpoints atomically, and
+rewrites ``metrics.jsonl`` from the checkpoint's history, so a run killed at any moment resumes from its last
+epoch and ends with the same numbers. The data order of epoch e depends only on (seed, e). A non-finite loss ends
+the run with status ``diverged`` — a result, not a crash.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from .. import data as datasets
+from ..models import DeepCNN, DeepMLP, hidden_activations
+from . import distributed, run_dir
+from .config import TrainConfig
+
+TRAIN_EVAL_SIZE = 5000  # training examples re-evaluated each epoch for train accuracy and sparsity
+EVAL_BATCH = 1000
+
+
+def build_model(config: TrainConfig, shape: tuple[int, ...], num_classes: int,
+                input_second_moment: float | None) -> nn.Module:
+    """The network ``config.model`` for inputs of ``shape``, initialised at the config's EoC point."""
+    eoc = config.eoc()
+    if config.model == "mlp":
+        return DeepMLP(config.depth, config.width, eoc, math.prod(shape), num_classes,
+                       input_second_moment=input_second_moment)
+    return DeepCNN(config.depth, config.width, eoc, shape[0], num_classes, config.kernel_size,
+                   input_second_moment=input_second_moment)
+
+
+class SparsityMeter:
+    """Counts exact zeros at each hidden activation's output while enabled (forward hooks)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.layers = hidden_activations(model)
+        self.enabled = False
+        self.reset()
+        for index, layer in enumerate(self.layers):
+            layer.register_forward_hook(lambda mod, inp, out, i=index: self._count(i, out))
+
+    def reset(self) -> None:
+        self.zeros = torch.zeros(len(self.layers), dtype=torch.float64)
+        self.total = torch.zeros(len(self.layers), dtype=torch.float64)
+
+    def _count(self, index: int, out: torch.Tensor) -> None:
+        if self.enabled:
+            self.zeros[index] += (out == 0).sum().item()
+            self.total[index] += out.numel()
+
+    def per_layer(self) -> list[float]:
+        return (self.zeros / self.total.clamp(min=1)).tolist()
+
+
+def lr_at(config: TrainConfig, step: int, total: int) -> float:
+    """Learning rate at ``step``: linear warm-up, then constant or cosine decay to 0 at ``total``."""
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    if config.schedule == "cosine":
+        progress = (step - config.warmup_steps) / max(1, total - config.warmup_steps)
+        return config.lr * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+    return config.lr
+
+
+def _optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                               weight_decay=config.weight_decay)
+    return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, meter: SparsityMeter, x: torch.Tensor, y: torch.Tensor,
+             ctx: distributed.Context) -> dict[str, Any]:
+    """Loss, accuracy (%) and per-layer sparsity on (x, y), sharded across processes."""
+    model.eval()
+    meter.reset()
+    meter.enabled = True
+    sums = torch.zeros(3, dtype=torch.float64)  # loss, correct, count
+    for idx in ctx.shard(torch.arange(len(y))).split(EVAL_BATCH):
+        xb, yb = x[idx].to(ctx.device), y[idx].to(ctx.device)
+        logits = model(xb)
+        sums += torch.tensor([F.cross_entropy(logits, yb, reduction="sum").item(),
+                              (logits.argmax(1) == yb).sum().item(), len(idx)], dtype=torch.float64)
+    meter.enabled = False
+    ctx.sum_(sums)
+    ctx.sum_(meter.zeros)
+    ctx.sum_(meter.total)
+    model.train()
+    layers = meter.per_layer()
+    return {"loss": sums[0].item() / sums[2].item(), "accuracy": 100.0 * sums[1].item() / sums[2].item(),
+            "sparsity": sum(layers) / max(1, len(layers)), "layer_sparsity": layers}
+
+
+def train(config: TrainConfig | None = None, *, out: str | Path, resume: bool = False, progress: bool = True,
+          **options: Any) -> dict[str, Any]:
+    """Train one run into folder ``out``; returns its summary (also written to ``out/summary.json``).
+
+    ``options`` override fields of ``config`` (or of the default config): ``train(out="runs/a", activation=
+    "crelu", sparsity=0.85, epochs=3)``. With ``resume=True`` an unfinished run in ``out`` continues from its last
+    checkpoint and a finished one is returned as it is.
+    """
+    config = dataclasses.replace(config or TrainConfig(), **options) if options else (config or TrainConfig())
+    folder = Path(out)
+    ctx = distributed.setup(config.device)
+    try:
+        state = run_dir.prepare(folder, config, resume) if ctx.main else None
+        state = _broadcast(state, ctx)
+        if state == "finished":
+            return run_dir.read_summary(folder)
+        return _run(config, folder, ctx, progress and ctx.main)
+    finally:
+        distributed.teardown()
+
+
+def _broadcast(value: Any, ctx: distributed.Context) -> Any:
+    if ctx.world == 1:
+        return value
+    box = [value]
+    torch.distributed.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def _run(config: TrainConfig, folder: Path, ctx: distributed.Context, show: bool) -> dict[str, Any]:
+    start_time = time.perf_counter()
+    train_set = datasets.load(config.dataset, "train", config.data_root)
+    val_set = datasets.load(config.dataset, "val", config.data_root)
+    test_set = datasets.load(config.dataset, "test", config.data_root)
+    x_train, y_train = train_set.x, train_set.y
+    if config.train_subset is not None:
+        x_train, y_train = x_train[:config.train_subset], y_train[:config.train_subset]
+    scale = config.input_scale
+    x_train, x_val, x_test = x_train * scale, val_set.x * scale, test_set.x * scale
+    second_moment = float(x_train.pow(2).mean()) if config.match_input else None
+
+    torch.manual_seed(config.seed)
+    model = build_model(config, train_set.shape, train_set.num_classes, second_moment).to(ctx.device)
+    optimizer = _optimizer(config, model)
+    params = [p for p in model.parameters() if p.requires_grad]
+    meter = SparsityMeter(model)
+    steps_per_epoch = math.ceil(len(y_train) / config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+    history: list[dict] = []
+    first_epoch, step, elapsed = 0, 0, 0.0
+    checkpoint = run_dir.load_checkpoint(folder)
+    if checkpoint is not None:
+        model.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        first_epoch, step, elapsed, history = (checkpoint["epoch"], checkpoint["step"], checkpoint["elapsed"],
+                                               checkpoint["history"])
+        if ctx.main:
+            run_dir.write_jsonl(folder / run_dir.METRICS, history)
+
+    status = "ok"
+    eval_train = (x_train[:TRAIN_EVAL_SIZE], y_train[:TRAIN_EVAL_SIZE])
+    for epoch in range(first_epoch, config.epochs):
+        order = torch.randperm(len(y_train), generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch))
+        bar = tqdm(order.split(config.batch_size), desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch",
+                   disable=not show, leave=False, dynamic_ncols=True)
+        running_loss, running_correct, seen = 0.0, 0.0, 0
+        meter.reset()
+        meter.enabled = show  # live sparsity only where someone watches
+        for batch in bar:
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(config, step, total_steps)
+            idx = ctx.shard(batch)
+            xb, yb = x_train[idx].to(ctx.device), y_train[idx].to(ctx.device)
+            logits = model(xb)
+            loss = F.cross_entropy(logits, yb, reduction="sum") / len(batch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            ctx.sum_grads_(params)
+            stats = ctx.sum_(torch.tensor([loss.item(), (logits.argmax(1) == yb).sum().item()], dtype=torch.float64))
+            if not math.isfinite(stats[0].item()):
+                status = "diverged"
+                break
+            if config.grad_clip is not None:
+                nn.utils.clip_grad_norm_(params, config.grad_clip)
+            optimizer.step()
+            step += 1
+            running_loss += stats[0].item() * len(batch)
+            running_correct += stats[1].item()
+            seen += len(batch)
+            if show and step % 10 == 0:
+                layers = meter.per_layer()
+                bar.set_postfix(loss=f"{running_loss / seen:.4f}", acc=f"{100 * running_correct / seen:.1f}",
+                                sparsity=f"{sum(layers) / max(1, len(layers)):.3f}")
+        meter.enabled = False
+        if status == "diverged":
+            if show:
+                tqdm.write(f"run diverged at epoch {epoch + 1}, step {step}: non-finite loss; status 'diverged'")
+            break
+        row = {"epoch": epoch + 1, "step": step, "lr": lr_at(config, step - 1, total_steps),
+               "loss": running_loss / max(1, seen), **_evaluations(model, meter, eval_train, (x_val, val_set.y),
+                                                                    (x_test, test_set.y), ctx)}
+        history.append(row)
+        elapsed_now = elapsed + time.perf_counter() - start_time
+        if ctx.main:
+            run_dir.save_checkpoint(folder, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                             "epoch": epoch + 1, "step": step, "elapsed": elapsed_now,
+                                             "history": history})
+            run_dir.write_jsonl(folder / run_dir.METRICS, history)
+            if show:
+                tqdm.write(f"epoch {epoch + 1}: loss {row['loss']:.4f}  val {row['val_accuracy']:.2f}%  "
+                           f"test {row['test_accuracy']:.2f}%  sparsity train {row['train_sparsity']:.3f} "
+                           f"test {row['test_sparsity']:.3f}")
+        ctx.barrier()
+
+    final = _evaluations(model, meter, eval_train, (x_val, val_set.y), (x_test, test_set.y), ctx)
+    summary = _summary(config, status, final, history, elapsed + time.perf_counter() - start_time, ctx)
+    if ctx.main:
+        run_dir.write_json(folder / run_dir.SUMMARY, summary)
+    return summary
+
+
+def _evaluations(model, meter, train, val, test, ctx) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, (x, y) in (("train", train), ("val", val), ("test", test)):
+        result = evaluate(model, meter, x, y, ctx)
+        out[f"{name}_accuracy"] = result["accuracy"]
+        out[f"{name}_loss"] = result["loss"]
+        if name != "val":
+            out[f"{name}_sparsity"] = result["sparsity"]
+            out[f"{name}_layer_sparsity"] = result["layer_sparsity"]
+    return out
+
+
+def _summary(config: TrainConfig, status: str, final: dict, history: list[dict], wall: float,
+             ctx: distributed.Context) -> dict[str, Any]:
+    eoc = config.eoc()
+    return {
+        "dataset": config.dataset, "model": config.model, "depth": config.depth, "width": config.width,
+        "activation": config.activation, "sparsity": eoc.sparsity, "m": eoc.m, "slope": eoc.slope,
+        "q_star": config.q_star, "clip": config.clip, "tau": eoc.tau, "sigma_w2": eoc.sigma_w2,
+        "sigma_b2": eoc.sigma_b2, "optimizer": config.optimizer, "lr": config.lr, "schedule": config.schedule,
+        "batch_size": config.batch_size, "epochs": config.epochs, "epochs_done": len(history), "seed": config.seed,
+        "status": status, "test_accuracy": final["test_accuracy"], "val_accuracy": final["val_accuracy"],
+        "train_accuracy": final["train_accuracy"], "best_val_accuracy": max((h["val_accuracy"] for h in history),
+                                                                             default=final["val_accuracy"]),
+        "train_sparsity": final["train_sparsity"], "test_sparsity": final["test_sparsity"],
+        "wall_time_s": round(wall, 2), "processes": ctx.world, "device": str(ctx.device), "key": config.key(),
+    }

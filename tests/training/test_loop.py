@@ -1,0 +1,93 @@
+"""The training loop end to end on the synthetic task: metrics, sparsity, divergence, kill -9 + resume, DDP."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from sparseinit.training.config import TrainConfig
+from sparseinit.training.loop import lr_at, train
+
+SMALL = {"dataset": "synthetic", "depth": 6, "width": 48, "batch_size": 64, "lr": 0.01}
+CLI = [sys.executable, "-m", "sparseinit.cli", "train"]
+
+
+def cli_args(**options):
+    out = []
+    for k, v in options.items():
+        out += [f"--{k.replace('_', '-')}", str(v)]
+    return out
+
+
+def test_learns_and_keeps_its_sparsity(tmp_path):
+    s = train(out=tmp_path / "run", activation="crelu", sparsity=0.8, epochs=4, progress=False, **SMALL)
+    assert s["status"] == "ok" and s["test_accuracy"] > 35.0  # chance is 10%
+    assert abs(s["train_sparsity"] - 0.8) < 0.05 and abs(s["test_sparsity"] - 0.8) < 0.05
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2, 3, 4]
+    assert len(rows[-1]["test_layer_sparsity"]) == 6
+    assert rows[-1]["test_sparsity"] == pytest.approx(sum(rows[-1]["test_layer_sparsity"]) / 6)
+    required = {"dataset", "model", "depth", "width", "activation", "sparsity", "m", "q_star", "seed", "status",
+                "test_accuracy", "train_sparsity", "test_sparsity", "wall_time_s"}
+    assert required <= set(json.loads((tmp_path / "run" / "summary.json").read_text()))
+
+
+def test_divergence_is_a_result(tmp_path):
+    s = train(out=tmp_path / "run", activation="relu_tau", sparsity=0.9, epochs=2, progress=False,
+              **{**SMALL, "lr": 50.0})
+    assert s["status"] == "diverged" and s["epochs_done"] == 0
+
+
+def test_lr_schedule():
+    c = TrainConfig(lr=1.0, schedule="cosine", warmup_steps=10)
+    assert lr_at(c, 0, 110) == pytest.approx(0.1) and lr_at(c, 10, 110) == pytest.approx(1.0)
+    assert lr_at(c, 60, 110) == pytest.approx(0.5) and lr_at(c, 110, 110) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_kill_9_then_resume_gives_the_same_numbers(tmp_path):
+    opts = {**SMALL, "activation": "cst", "sparsity": 0.8, "epochs": 8, "depth": 12, "width": 96}
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    reference = subprocess.run([*CLI, "--out", str(tmp_path / "ref"), "--json", *cli_args(**opts)], env=env,
+                               capture_output=True, text=True, check=True)
+    expected = json.loads(reference.stdout)
+
+    run = tmp_path / "killed"
+    proc = subprocess.Popen([*CLI, "--out", str(run), "--json", *cli_args(**opts)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (run / "metrics.jsonl").exists():
+        time.sleep(0.01)
+    time.sleep(0.05)  # somewhere inside the next epoch
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (run / "summary.json").exists(), "the run finished before it could be killed"
+    resumed = subprocess.run([*CLI, "--out", str(run), "--resume", "--json", *cli_args(**opts)], env=env,
+                             capture_output=True, text=True, check=True)
+    got = json.loads(resumed.stdout)
+    for key in ("test_accuracy", "val_accuracy", "train_accuracy", "train_sparsity", "test_sparsity"):
+        assert got[key] == expected[key], key
+    ref_rows = (tmp_path / "ref" / "metrics.jsonl").read_text().splitlines()
+    assert (run / "metrics.jsonl").read_text().splitlines() == ref_rows
+
+
+@pytest.mark.skipif(shutil.which("torchrun", path=os.path.dirname(sys.executable)) is None, reason="no torchrun")
+def test_two_processes_match_one(tmp_path):
+    opts = {**SMALL, "activation": "crelu", "sparsity": 0.8, "epochs": 2}
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    one = subprocess.run([*CLI, "--out", str(tmp_path / "one"), "--json", *cli_args(**opts)], env=env,
+                         capture_output=True, text=True, check=True)
+    torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
+    two = subprocess.run([torchrun, "--nproc_per_node=2", "-m", "sparseinit.cli", "train", "--out",
+                          str(tmp_path / "two"), "--json", *cli_args(**opts)], env=env, capture_output=True,
+                         text=True, check=True)
+    a, b = json.loads(one.stdout), json.loads(two.stdout)
+    assert b["processes"] == 2 and a["processes"] == 1
+    assert b["test_accuracy"] == pytest.approx(a["test_accuracy"], abs=0.5)
+    losses = [[json.loads(line)["loss"] for line in (tmp_path / d / "metrics.jsonl").read_text().splitlines()]
+              for d in ("one", "two")]
+    assert losses[1] == pytest.approx(losses[0], rel=1e-5)
