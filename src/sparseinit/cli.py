@@ -142,6 +142,23 @@ def _cmd_train(args: argparse.Namespace) -> None:
           f"{summary['wall_time_s']:.0f} s; run folder {args.out}")
 
 
+def _cmd_sweep(args: argparse.Namespace) -> None:
+    from .training.sweep import sweep
+
+    summaries = sweep(args.config, args.out, workers=args.workers, progress=True)
+    counts = {status: sum(s.get("status") == status for s in summaries) for status in ("ok", "diverged", "failed")}
+    print(f"{len(summaries)} runs in {args.out}: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+    print(f"next: sparseinit report {args.out}")
+
+
+def _cmd_report(args: argparse.Namespace) -> None:
+    from .training.report import report
+
+    paths = report(args.folder)
+    print(Path(paths["table"]).read_text(), end="")
+    print("wrote " + ", ".join(str(p) for p in paths.values()))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``sparseinit`` command."""
     parser = argparse.ArgumentParser(
@@ -191,6 +208,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the summary as JSON (and no progress bar)")
     _add_config_options(p)
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("sweep", help="run a grid of training runs from a TOML file (resumable)",
+                       description="Run every combination of a sweep file's [grid] lists on top of its [base] "
+                                   "options, one folder per run under --out. Finished runs are skipped and "
+                                   "interrupted ones resume, so the same command finishes an interrupted sweep.")
+    p.add_argument("config", help="sweep file (TOML with [base] and [grid]; see experiments/)")
+    p.add_argument("--out", required=True, help="sweep folder")
+    p.add_argument("--workers", type=int, default=1, help="runs in parallel (default 1)")
+    p.set_defaults(func=_cmd_sweep)
+
+    p = sub.add_parser("report", help="table and plots of the runs in a folder",
+                       description="Group the finished runs below FOLDER by config up to the seed and write "
+                                   "table.md (mean ± std test accuracy, fraction diverged, measured sparsity), "
+                                   "accuracy_vs_sparsity.png and curves.png into FOLDER.")
+    p.add_argument("folder", help="a sweep folder (or any folder holding run folders)")
+    p.set_defaults(func=_cmd_report)
     return parser
 
 

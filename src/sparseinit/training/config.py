@@ -108,13 +108,22 @@ class TrainConfig:
         return hashlib.sha1(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()[:8]
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any], where: str = "config") -> TrainConfig:
-        """Build from a mapping, with one-line errors for unknown keys and values of the wrong type."""
+    def from_dict(cls, values: dict[str, Any], where: str = "config", *, drop_ignored: bool = False) -> TrainConfig:
+        """Build from a mapping, with one-line errors for unknown keys and values of the wrong type.
+
+        ``drop_ignored`` (sweeps): options the activation ignores are dropped instead of refused, so one grid
+        can cross unclipped activations with values of m.
+        """
         known = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - set(known))
         if unknown:
             raise ValueError(f"{where}: unknown key {unknown[0]!r}; valid keys: {', '.join(known)}")
-        return cls(**{k: coerce(known[k], v, where) for k, v in values.items()})
+        values = {k: coerce(known[k], v, where) for k, v in values.items()}
+        if drop_ignored and values.get("activation", cls.activation) not in ("crelu", "cst"):
+            values = {k: v for k, v in values.items() if k not in ("m", "slope", "clip")}
+        if drop_ignored and values.get("activation", cls.activation) == "relu":
+            values.pop("sparsity", None)
+        return cls(**values)
 
 
 def _check_int(name: str, value: Any, lo: int) -> None:

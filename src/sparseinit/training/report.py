@@ -1,0 +1,129 @@
+"""Tables and plots of many runs: mean ± std over seeds, fraction diverged, measured sparsity ([A] Table 1 style).
+
+``report(folder)`` reads every ``summary.json`` (and its ``config.json``) below ``folder``, groups runs that
+differ only in their seed, and writes ``table.md``, ``accuracy_vs_sparsity.png`` and ``curves.png`` into
+``folder`` (derived files: regenerated, never the runs themselves).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+
+def collect(folder: str | Path) -> list[dict[str, Any]]:
+    """Every finished run below ``folder``: its summary, identity (config minus device) and metrics history."""
+    runs = []
+    for summary_path in sorted(Path(folder).rglob("summary.json")):
+        run = summary_path.parent
+        identity = json.loads((run / "config.json").read_text())["identity"]
+        metrics = run / "metrics.jsonl"
+        history = [json.loads(line) for line in metrics.read_text().splitlines()] if metrics.exists() else []
+        runs.append({"summary": json.loads(summary_path.read_text()), "identity": identity, "history": history,
+                     "folder": str(run)})
+    return runs
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def aggregate(runs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Rows (one per config up to the seed) and the identity keys that vary between rows."""
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for run in runs:
+        key = {k: v for k, v in run["identity"].items() if k != "seed"}
+        groups[json.dumps(key, sort_keys=True)].append(run)
+    varying = sorted({k for k in runs[0]["identity"] if k != "seed"
+                      and len({json.dumps(r["identity"].get(k)) for r in runs}) > 1}) if runs else []
+    rows = []
+    for key, members in groups.items():
+        summaries = [m["summary"] for m in members]
+        acc = _mean_std([s["test_accuracy"] for s in summaries])
+        ok = [s for s in summaries if s["status"] == "ok"]
+        rows.append({
+            "identity": json.loads(key), "seeds": len(members), "test_accuracy": acc,
+            "diverged": sum(s["status"] == "diverged" for s in summaries) / len(summaries),
+            "train_sparsity": statistics.fmean(s["train_sparsity"] for s in ok) if ok else float("nan"),
+            "test_sparsity": statistics.fmean(s["test_sparsity"] for s in ok) if ok else float("nan"),
+            "runs": members,
+        })
+    rows.sort(key=lambda r: tuple(str(r["identity"].get(k)) for k in ("activation", *varying)))
+    return rows, varying
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def table_markdown(rows: list[dict[str, Any]], varying: list[str]) -> str:
+    """The table: varying options, test accuracy mean ± std (all seeds), seeds, fraction diverged, sparsity."""
+    columns = ["activation", *[k for k in varying if k != "activation"]]
+    head = [*columns, "test acc. (%)", "seeds", "diverged", "train sparsity", "test sparsity"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        mean, std = row["test_accuracy"]
+        cells = [_fmt(row["identity"].get(k)) for k in columns]
+        cells += [f"{mean:.2f} ± {std:.2f}", str(row["seeds"]), f"{row['diverged']:.0%}",
+                  f"{row['train_sparsity']:.3f}", f"{row['test_sparsity']:.3f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def report(folder: str | Path) -> dict[str, Path]:
+    """Write table.md, accuracy_vs_sparsity.png and curves.png for the runs below ``folder``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"{folder} is not a folder of runs")
+    runs = collect(folder)
+    if not runs:
+        raise ValueError(f"no finished runs (summary.json) below {folder}")
+    rows, varying = aggregate(runs)
+    paths = {"table": folder / "table.md", "accuracy": folder / "accuracy_vs_sparsity.png",
+             "curves": folder / "curves.png"}
+    paths["table"].write_text(table_markdown(rows, varying))
+
+    series: dict[str, list] = defaultdict(list)
+    others = [k for k in varying if k not in ("activation", "sparsity")]
+    for row in rows:
+        label = ", ".join([str(row["identity"]["activation"])] +
+                          [f"{k}={_fmt(row['identity'].get(k))}" for k in others])
+        series[label].append((row["identity"]["sparsity"], *row["test_accuracy"]))
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, points in series.items():
+        points.sort()
+        xs, ms, ss = zip(*points, strict=True)
+        ax.errorbar(xs, ms, yerr=ss, marker="o", capsize=3, label=label)
+    ax.set(xlabel="target activation sparsity", ylabel="test accuracy (%)", title="accuracy against sparsity")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(paths["accuracy"], dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for row in rows:
+        histories = [r["history"] for r in row["runs"] if r["history"]]
+        if not histories:
+            continue
+        n = min(len(h) for h in histories)
+        curve = [statistics.fmean(h[i]["val_accuracy"] for h in histories) for i in range(n)]
+        label = ", ".join(f"{k}={_fmt(row['identity'].get(k))}" for k in ("activation", *others, "sparsity"))
+        ax.plot(range(1, n + 1), curve, marker=".", label=label)
+    ax.set(xlabel="epoch", ylabel="validation accuracy (%)", title="training curves (mean over seeds)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(paths["curves"], dpi=110)
+    plt.close(fig)
+    return paths

@@ -1,0 +1,148 @@
+"""Grids of training runs from a small TOML file; resumable, parallel, every run's folder kept.
+
+    [base]                      # options shared by every run (keys of `sparseinit train --help`)
+    dataset = "mnist"
+    depth = 100
+    [grid]                      # lists: the runs are their Cartesian product
+    activation = ["relu", "crelu"]
+    sparsity = [0.5, 0.85]
+    seed = [0, 1, 2]
+
+Options an activation ignores are normalised away first (relu has s = 0.5; m/slope only clip crelu/cst), so
+the grid above trains relu once per seed, not once per sparsity. Run r goes to ``OUT/<name>-<hash>/``; a finished
+run is skipped, an unfinished one resumes from its checkpoint, and a run that raises is recorded as ``failed``
+(its message in ``error.txt``) while the sweep goes on.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as futures
+import dataclasses
+import itertools
+import multiprocessing
+import os
+import shutil
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from tqdm import tqdm
+
+from . import run_dir
+from .config import TrainConfig
+
+SECTIONS = ("base", "grid", "description")
+
+
+def load_grid(path: str | Path) -> list[TrainConfig]:
+    """The distinct runs of a sweep file, in grid order; one-line errors name the file and the problem."""
+    path = Path(path)
+    where = str(path)
+    try:
+        spec = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"sweep file {path} not found") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"{where}: not valid TOML ({err})") from None
+    unknown = sorted(set(spec) - set(SECTIONS))
+    if unknown:
+        raise ValueError(f"{where}: unknown section {unknown[0]!r}; use [base] and [grid]")
+    base, grid = spec.get("base", {}), spec.get("grid", {})
+    for key, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise ValueError(f"{where}: grid.{key} must be a non-empty list, got {values!r}")
+    both = sorted(set(base) & set(grid))
+    if both:
+        raise ValueError(f"{where}: {both[0]!r} is in both [base] and [grid]")
+    unknown = sorted((set(base) | set(grid)) - {f.name for f in dataclasses.fields(TrainConfig)})
+    if unknown:  # typos before any expansion
+        TrainConfig.from_dict({unknown[0]: None}, where)
+    configs, seen = [], set()
+    for combo in itertools.product(*grid.values()):
+        options = {**base, **dict(zip(grid, combo, strict=True))}
+        config = TrainConfig.from_dict(options, where, drop_ignored=True).normalised()
+        if config.key() not in seen:
+            seen.add(config.key())
+            configs.append(config)
+    return configs
+
+
+def run_name(config: TrainConfig) -> str:
+    """A readable folder name: the activation's options, the seed and the config's hash."""
+    parts = [config.activation]
+    if config.activation != "relu":
+        parts.append(f"s{config.sparsity:g}")
+    if config.m is not None:
+        parts.append(f"m{config.m:g}")
+    if config.slope is not None:
+        parts.append(f"slope{config.slope:g}")
+    parts += [f"q{config.q_star:g}", f"seed{config.seed}", config.key()]
+    return "-".join(parts)
+
+
+def _one(config: TrainConfig, folder: str, threads: int) -> dict[str, Any]:
+    import torch
+
+    from .loop import train
+
+    torch.set_num_threads(threads)
+    try:
+        return train(config, out=folder, resume=True, progress=False)
+    except Exception as err:  # a failed run is recorded, the sweep goes on
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        (Path(folder) / "error.txt").write_text(traceback.format_exc())
+        return {"status": "failed", "error": f"{type(err).__name__}: {err}", "key": config.key()}
+
+
+def sweep(config_path: str | Path, out: str | Path, *, workers: int = 1, progress: bool = True) -> list[dict]:
+    """Run (or finish) every run of the sweep file into ``out``; returns their summaries in grid order."""
+    if not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+    configs = load_grid(config_path)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    copy = out / "sweep.toml"
+    if copy.exists() and copy.read_text() != Path(config_path).read_text():
+        raise ValueError(f"{out} holds a different sweep (its sweep.toml differs from {config_path}); "
+                         "choose another --out")
+    if not copy.exists():
+        shutil.copyfile(config_path, copy)
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    folders = [str(out / run_name(c)) for c in configs]
+    results: dict[int, dict] = {}
+    todo = []
+    for index, folder in enumerate(folders):
+        summary = run_dir.read_summary(Path(folder))
+        if summary is not None:
+            results[index] = summary
+        else:
+            todo.append(index)
+    bar = tqdm(total=len(configs), initial=len(results), desc="sweep", unit="run", disable=not progress)
+    if workers == 1:
+        for index in todo:
+            results[index] = _one(configs[index], folders[index], threads)
+            _report_line(bar, folders[index], results[index])
+    else:
+        with futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            jobs = {pool.submit(_one, configs[i], folders[i], threads): i for i in todo}
+            for job in futures.as_completed(jobs):
+                index = jobs[job]
+                results[index] = job.result()
+                _report_line(bar, folders[index], results[index])
+    bar.close()
+    return [results[i] for i in range(len(configs))]
+
+
+def _report_line(bar: tqdm, folder: str, summary: dict) -> None:
+    bar.update(1)
+    if summary.get("status") == "failed":
+        bar.write(f"{Path(folder).name}: failed ({summary['error']})")
+    else:
+        bar.write(f"{Path(folder).name}: {summary['status']}, test {summary['test_accuracy']:.2f}%, "
+                  f"sparsity {summary['test_sparsity']:.3f}")

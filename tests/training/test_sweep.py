@@ -1,0 +1,88 @@
+"""Sweeps: grid expansion with normalisation, typo'd keys, resumability; reports: the table's numbers."""
+
+
+import pytest
+
+from sparseinit.training import report, sweep
+
+SWEEP = """
+[base]
+dataset = "synthetic"
+depth = 4
+width = 32
+epochs = 1
+batch_size = 128
+lr = 0.01
+[grid]
+activation = ["relu", "crelu"]
+sparsity = [0.6, 0.8]
+m = [1.0, 2.0]
+seed = [0, 1]
+"""
+
+
+def write(tmp_path, text, name="s.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_grid_normalises_ignored_options(tmp_path):
+    configs = sweep.load_grid(write(tmp_path, SWEEP))
+    # relu ignores sparsity and m: 2 seeds; crelu: 2 sparsities × 2 m × 2 seeds
+    assert len(configs) == 2 + 8
+    assert sum(c.activation == "relu" for c in configs) == 2
+    assert len({sweep.run_name(c) for c in configs}) == 10
+
+
+@pytest.mark.parametrize("text,match", [
+    ('[base]\nlearning_rate = 0.1\n', "s.toml: unknown key 'learning_rate'; valid keys:"),
+    ('[grid]\nlr = ["fast"]\n', "s.toml: lr must be float, got 'fast'"),
+    ('[grid]\nlr = 0.1\n', r"s.toml: grid.lr must be a non-empty list"),
+    ('[runs]\nlr = 0.1\n', "unknown section 'runs'"),
+    ('[base]\nlr = \n', "not valid TOML"),
+    ('[base]\nlr = 0.1\n[grid]\nlr = [0.2]\n', "'lr' is in both"),
+])
+def test_bad_sweep_files(tmp_path, text, match):
+    with pytest.raises(ValueError, match=match):
+        sweep.load_grid(write(tmp_path, text))
+
+
+def test_sweep_resumes_skips_and_reports(tmp_path):
+    spec = write(tmp_path, SWEEP.replace('m = [1.0, 2.0]', 'm = [1.0]').replace('sparsity = [0.6, 0.8]',
+                                                                             'sparsity = [0.8]'))
+    out = tmp_path / "out"
+    first = sweep.sweep(spec, out, progress=False)
+    assert [s["status"] for s in first] == ["ok"] * 4
+    finished = sorted(out.glob("*/summary.json"))
+    stamps = [p.stat().st_mtime_ns for p in finished]
+    again = sweep.sweep(spec, out, progress=False)  # everything finished: nothing is rerun or rewritten
+    assert [p.stat().st_mtime_ns for p in finished] == stamps and again == first
+    with pytest.raises(ValueError, match="holds a different sweep"):
+        sweep.sweep(write(tmp_path, SWEEP, "other.toml"), out, progress=False)
+
+    paths = report.report(out)
+    table = paths["table"].read_text()
+    rows, _ = report.aggregate(report.collect(out))
+    crelu = next(r for r in rows if r["identity"]["activation"] == "crelu")
+    accs = [s["test_accuracy"] for s in first if s["activation"] == "crelu"]
+    mean = sum(accs) / 2
+    std = (sum((a - mean) ** 2 for a in accs)) ** 0.5  # sample std of two values
+    assert crelu["test_accuracy"] == pytest.approx((mean, std))
+    assert f"{mean:.2f} ± {std:.2f}" in table and crelu["seeds"] == 2
+    assert paths["accuracy"].stat().st_size > 5000 and paths["curves"].stat().st_size > 5000
+
+
+def test_a_failed_run_is_recorded_and_the_sweep_goes_on(tmp_path):
+    spec = write(tmp_path, '[base]\ndataset = "cifar10"\ndepth = 2\nwidth = 8\nepochs = 1\n[grid]\nseed = [0]\n')
+    (result,) = sweep.sweep(spec, tmp_path / "out", progress=False)
+    assert result["status"] == "failed" and "cifar10 needs root=DIR" in result["error"]
+    (error,) = (tmp_path / "out").glob("*/error.txt")
+    assert "DataError" in error.read_text()
+
+
+def test_report_errors(tmp_path):
+    with pytest.raises(ValueError, match="no finished runs"):
+        report.report(tmp_path)
+    with pytest.raises(ValueError, match="is not a folder of runs"):
+        report.report(tmp_path / "missing")
