@@ -46,6 +46,12 @@ def _points(args: argparse.Namespace) -> list:
     return out
 
 
+def _add_figure_options(p: argparse.ArgumentParser, default: str, json_help: str) -> None:
+    p.add_argument("--out", default=default, help=f"figure path (default {default})")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.add_argument("--json", action="store_true", help=json_help)
+
+
 def _writable(path: str, overwrite: bool) -> Path:
     out = Path(path)
     if out.exists() and not overwrite:
@@ -179,9 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Plot V(q) against the identity, V(q) - q near q*, and R(rho), at each "
                                    "activation's EoC point.")
     _add_eoc_options(p, several=True)
-    p.add_argument("--out", default="maps.png", help="figure path (default maps.png)")
-    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
-    p.add_argument("--json", action="store_true", help="print the EoC points as JSON")
+    _add_figure_options(p, "maps.png", "print the EoC points as JSON")
     p.set_defaults(func=_cmd_maps)
 
     p = sub.add_parser("propagate", help="measure variance and sparsity through a random deep network",
@@ -194,9 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--inputs", type=int, default=16, help="random inputs pushed through (default 16)")
     p.add_argument("--q0", type=float, nargs="+", help="starting variances (default q*/2, q*, 2q*)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--out", default="propagation.png", help="figure path (default propagation.png)")
-    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
-    p.add_argument("--json", action="store_true", help="print every run's per-layer data as JSON")
+    _add_figure_options(p, "propagation.png", "print every run's per-layer data as JSON")
     p.set_defaults(func=_cmd_propagate)
 
     p = sub.add_parser("train", help="train a deep sparsely-activated network at its EoC point",

@@ -41,7 +41,7 @@ def plot_maps(points: Sequence[EdgeOfChaos], path: str | Path) -> Path:
     for ax in axes:
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_propagation(runs: Sequence[Propagation], path: str | Path) -> Path:
@@ -70,10 +70,11 @@ def plot_propagation(runs: Sequence[Propagation], path: str | Path) -> Path:
         axes[0, col].legend(fontsize=7)
         for ax in axes[:, col]:
             ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
-def _save(fig: plt.Figure, path: str | Path) -> Path:
+def save_figure(fig: plt.Figure, path: str | Path) -> Path:
+    """Lay out, save (110 dpi, creating the folder) and close ``fig``; returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()

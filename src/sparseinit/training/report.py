@@ -77,10 +77,9 @@ def table_markdown(rows: list[dict[str, Any]], varying: list[str]) -> str:
 
 def report(folder: str | Path) -> dict[str, Path]:
     """Write table.md, accuracy_vs_sparsity.png and curves.png for the runs below ``folder``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from ..figures import save_figure  # selects the Agg backend
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -107,9 +106,7 @@ def report(folder: str | Path) -> dict[str, Path]:
     ax.set(xlabel="target activation sparsity", ylabel="test accuracy (%)", title="accuracy against sparsity")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(paths["accuracy"], dpi=110)
-    plt.close(fig)
+    save_figure(fig, paths["accuracy"])
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for row in rows:
@@ -123,7 +120,5 @@ def report(folder: str | Path) -> dict[str, Path]:
     ax.set(xlabel="epoch", ylabel="validation accuracy (%)", title="training curves (mean over seeds)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=6)
-    fig.tight_layout()
-    fig.savefig(paths["curves"], dpi=110)
-    plt.close(fig)
+    save_figure(fig, paths["curves"])
     return paths
