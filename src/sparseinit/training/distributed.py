@@ -32,9 +32,13 @@ class Context:
         return indices.tensor_split(self.world)[self.rank] if self.world > 1 else indices
 
     def sum_(self, tensor: torch.Tensor) -> torch.Tensor:
-        """All-reduce (sum) in place; a no-op in a single process."""
+        """All-reduce (sum) in place; a no-op in a single process. nccl reduces only GPU tensors, so a CPU
+        tensor travels through the device."""
         if self.world > 1:
-            dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+            on_device = tensor.to(self.device)
+            dist.all_reduce(on_device, op=dist.ReduceOp.SUM)
+            if on_device is not tensor:
+                tensor.copy_(on_device)
         return tensor
 
     def sum_grads_(self, params: list[torch.nn.Parameter]) -> None:

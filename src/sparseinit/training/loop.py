@@ -41,22 +41,24 @@ def build_model(config: TrainConfig, shape: tuple[int, ...], num_classes: int,
 
 
 class SparsityMeter:
-    """Counts exact zeros at each hidden activation's output while enabled (forward hooks)."""
+    """Counts exact zeros at each hidden activation's output while enabled (forward hooks). Counts stay on the
+    model's device (no synchronisation per layer); ``per_layer`` reads them."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, device: torch.device) -> None:
         self.layers = hidden_activations(model)
+        self.device = device
         self.enabled = False
         self.reset()
         for index, layer in enumerate(self.layers):
             layer.register_forward_hook(lambda mod, inp, out, i=index: self._count(i, out))
 
     def reset(self) -> None:
-        self.zeros = torch.zeros(len(self.layers), dtype=torch.float64)
-        self.total = torch.zeros(len(self.layers), dtype=torch.float64)
+        self.zeros = torch.zeros(len(self.layers), dtype=torch.float64, device=self.device)
+        self.total = torch.zeros(len(self.layers), dtype=torch.float64, device=self.device)
 
     def _count(self, index: int, out: torch.Tensor) -> None:
         if self.enabled:
-            self.zeros[index] += (out == 0).sum().item()
+            self.zeros[index] += (out == 0).sum()
             self.total[index] += out.numel()
 
     def per_layer(self) -> list[float]:
@@ -88,8 +90,8 @@ def evaluate(model: nn.Module, meter: SparsityMeter, x: torch.Tensor, y: torch.T
     meter.reset()
     meter.enabled = True
     sums = torch.zeros(3, dtype=torch.float64)  # loss, correct, count
-    for idx in ctx.shard(torch.arange(len(y))).split(EVAL_BATCH):
-        xb, yb = x[idx].to(ctx.device), y[idx].to(ctx.device)
+    for idx in ctx.shard(torch.arange(len(y), device=y.device)).split(EVAL_BATCH):
+        xb, yb = x[idx], y[idx]
         logits = model(xb)
         sums += torch.tensor([F.cross_entropy(logits, yb, reduction="sum").item(),
                               (logits.argmax(1) == yb).sum().item(), len(idx)], dtype=torch.float64)
@@ -140,15 +142,16 @@ def _run(config: TrainConfig, folder: Path, ctx: distributed.Context, show: bool
     x_train, y_train = train_set.x, train_set.y
     if config.train_subset is not None:
         x_train, y_train = x_train[:config.train_subset], y_train[:config.train_subset]
-    scale = config.input_scale
-    x_train, x_val, x_test = x_train * scale, val_set.x * scale, test_set.x * scale
+    scale, dev = config.input_scale, ctx.device
+    x_train, x_val, x_test = (x_train * scale).to(dev), (val_set.x * scale).to(dev), (test_set.x * scale).to(dev)
+    y_train, y_val, y_test = y_train.to(dev), val_set.y.to(dev), test_set.y.to(dev)
     second_moment = float(x_train.pow(2).mean()) if config.match_input else None
 
     torch.manual_seed(config.seed)
     model = build_model(config, train_set.shape, train_set.num_classes, second_moment).to(ctx.device)
     optimizer = _optimizer(config, model)
     params = [p for p in model.parameters() if p.requires_grad]
-    meter = SparsityMeter(model)
+    meter = SparsityMeter(model, ctx.device)
     steps_per_epoch = math.ceil(len(y_train) / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
     history: list[dict] = []
@@ -174,8 +177,8 @@ def _run(config: TrainConfig, folder: Path, ctx: distributed.Context, show: bool
         for batch in bar:
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(config, step, total_steps)
-            idx = ctx.shard(batch)
-            xb, yb = x_train[idx].to(ctx.device), y_train[idx].to(ctx.device)
+            idx = ctx.shard(batch).to(ctx.device)
+            xb, yb = x_train[idx], y_train[idx]
             logits = model(xb)
             loss = F.cross_entropy(logits, yb, reduction="sum") / len(batch)
             optimizer.zero_grad(set_to_none=True)
@@ -202,8 +205,8 @@ def _run(config: TrainConfig, folder: Path, ctx: distributed.Context, show: bool
                 tqdm.write(f"run diverged at epoch {epoch + 1}, step {step}: non-finite loss; status 'diverged'")
             break
         row = {"epoch": epoch + 1, "step": step, "lr": lr_at(config, step - 1, total_steps),
-               "loss": running_loss / max(1, seen), **_evaluations(model, meter, eval_train, (x_val, val_set.y),
-                                                                    (x_test, test_set.y), ctx)}
+               "loss": running_loss / max(1, seen), **_evaluations(model, meter, eval_train, (x_val, y_val),
+                                                                    (x_test, y_test), ctx)}
         history.append(row)
         elapsed_now = elapsed + time.perf_counter() - start_time
         if ctx.main:
@@ -217,7 +220,7 @@ def _run(config: TrainConfig, folder: Path, ctx: distributed.Context, show: bool
                            f"test {row['test_sparsity']:.3f}")
         ctx.barrier()
 
-    final = _evaluations(model, meter, eval_train, (x_val, val_set.y), (x_test, test_set.y), ctx)
+    final = _evaluations(model, meter, eval_train, (x_val, y_val), (x_test, y_test), ctx)
     summary = _summary(config, status, final, history, elapsed + time.perf_counter() - start_time, ctx)
     if ctx.main:
         run_dir.write_json(folder / run_dir.SUMMARY, summary)
