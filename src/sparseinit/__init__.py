@@ -11,7 +11,7 @@ The exact Gaussian-process theory lives in :mod:`sparseinit.theory`; training (`
 in :mod:`sparseinit.training`; offline data sets in :mod:`sparseinit.data`.
 """
 
-from . import data, theory
+from . import data, layers, pruning, theory, zoo
 from .activations import (
     ClippedReLU,
     ClippedSoftThreshold,
@@ -22,35 +22,68 @@ from .activations import (
 )
 from .eoc import DEFAULT_M, EdgeOfChaos, clip_for_slope, edge_of_chaos
 from .initialisation import init_eoc_
+from .layers import (
+    DCTpSConv2d,
+    DCTpSLinear,
+    SparseConv2d,
+    SparseLinear,
+    apply_masks_,
+    dct_matrix,
+    keep_masks,
+    masked_layers,
+)
 from .models import DeepCNN, DeepMLP
 from .propagation import Propagation, propagate_network
+from .pruning import RigL, density_report, layer_budgets, sparsify
 from .training.config import TrainConfig
 from .training.loop import train
 from .training.report import report
 from .training.sweep import sweep
+from .zoo import VGG, LeNet5, LeNet300100, ResNet18, ResNet20, zoo_model
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_M",
+    "VGG",
     "ClippedReLU",
     "ClippedSoftThreshold",
+    "DCTpSConv2d",
+    "DCTpSLinear",
     "DeepCNN",
     "DeepMLP",
     "EdgeOfChaos",
+    "LeNet5",
+    "LeNet300100",
     "Propagation",
     "ReLU",
+    "ResNet18",
+    "ResNet20",
+    "RigL",
     "ShiftedReLU",
     "SoftThreshold",
+    "SparseConv2d",
+    "SparseLinear",
     "TrainConfig",
     "activation",
+    "apply_masks_",
     "clip_for_slope",
     "data",
+    "dct_matrix",
+    "density_report",
     "edge_of_chaos",
     "init_eoc_",
+    "keep_masks",
+    "layer_budgets",
+    "layers",
+    "masked_layers",
     "propagate_network",
+    "pruning",
     "report",
+    "sparsify",
     "sweep",
     "theory",
     "train",
+    "zoo",
+    "zoo_model",
 ]

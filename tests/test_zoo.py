@@ -1,0 +1,108 @@
+"""The model zoo: standard parameter counts, shapes for any in_channels / num_classes / width, sparsify on every
+model (plain and DCTpS, realised density exact, trains one step with masks intact), bad arguments."""
+
+import itertools
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sparseinit.layers import masked_layers
+from sparseinit.pruning import density_report, prunable_layers, sparsify
+from sparseinit.zoo import VGG, ZOO, LeNet5, LeNet300100, ResNet18, ResNet20, zoo_model
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny tensors: one thread avoids oversubscription on shared cores
+    yield
+    torch.set_num_threads(threads)
+
+
+def count(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+def test_standard_parameter_counts():
+    assert count(LeNet300100()) == 784 * 300 + 300 + 300 * 100 + 100 + 100 * 10 + 10
+    assert count(LeNet5()) == (6 * 25 + 6) + (16 * 6 * 25 + 16) + (120 * 16 * 25 + 120) + (120 * 84 + 84) + 850
+    assert count(ResNet20()) == 269_722  # He et al. 2016: 0.27M
+    assert count(ResNet18()) == 11_173_962  # the usual CIFAR ResNet-18
+    channels = [3, 64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512]
+    convs = sum(9 * a * b + 2 * b for a, b in itertools.pairwise(channels))  # 3x3 conv + BN affine
+    assert count(VGG(16)) == convs + 512 * 10 + 10 == 14_724_042
+
+
+def test_vgg_depths_count_their_convolutions():
+    for depth, convs in ((11, 8), (16, 13), (19, 16)):
+        model = VGG(depth, width=0.125)
+        assert sum(isinstance(m, nn.Conv2d) for m in model.modules()) == convs
+
+
+@pytest.mark.parametrize("name", sorted(ZOO))
+@pytest.mark.parametrize(("in_channels", "size"), [(1, 28), (3, 32)])
+def test_shapes(name, in_channels, size):
+    kwargs = {"in_channels": in_channels, "num_classes": 7, "image_size": size}
+    if name.startswith(("vgg", "resnet")):
+        kwargs["width"] = 0.125
+    model = zoo_model(name, **kwargs)
+    assert model.input_shape == (in_channels, size, size)
+    assert model(torch.randn(2, in_channels, size, size)).shape == (2, 7)
+
+
+def test_width_multiplier():
+    assert ResNet18(width=0.5).fc.in_features == 256
+    assert ResNet20(width=2).fc.in_features == 128
+    assert VGG(11, width=0.25).classifier.in_features == 128
+    assert VGG(11, width=0.001).classifier.in_features == 1  # at least one channel
+
+
+def test_kaiming_initialisation():
+    model = LeNet300100()
+    w = model.layers[1].weight
+    assert w.std().item() == pytest.approx((2 / 784) ** 0.5, rel=0.02)
+    assert not model.layers[1].bias.any()
+
+
+@pytest.mark.parametrize("name", sorted(ZOO))
+@pytest.mark.parametrize("offset", ["dct", None])
+def test_sparsify_every_model(name, offset):
+    kwargs = {"width": 0.125} if name.startswith(("vgg", "resnet")) else {}
+    channels = 1 if name.startswith("lenet") else 3
+    size = 28 if name.startswith("lenet") else 32
+    model = zoo_model(name, in_channels=channels, num_classes=10, **kwargs)
+    sizes = [m.weight.numel() for _, m in prunable_layers(model)]
+    sparsify(model, 0.01, offset=offset)
+    assert not prunable_layers(model)  # every linear / conv layer replaced
+    report = density_report(model)
+    assert report.nnz == round(0.01 * sum(sizes)) and report.numel == sum(sizes)
+    x, y = torch.randn(4, channels, size, size), torch.randint(0, 10, (4,))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
+    loss = F.cross_entropy(model(x), y)
+    assert torch.isfinite(loss)
+    loss.backward()
+    optimizer.step()
+    for layer in masked_layers(model):
+        assert not layer.weight[~layer.mask].any()
+
+
+def test_dctps_signal_propagates_at_tiny_density():
+    # [C]'s point: at 1e-4 a plain sparse ResNet-18 has (near) empty layers, the DCTpS one still has signal
+    x = torch.randn(4, 3, 32, 32)
+    plain = sparsify(ResNet18(width=0.25), 1e-4, offset=None).eval()
+    dct = sparsify(ResNet18(width=0.25), 1e-4, offset="dct").eval()
+    assert dct(x).std(0).mean() > 100 * plain(x).std(0).mean()
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="unknown model 'alexnet'; choose one of lenet300100, lenet5"):
+        zoo_model("alexnet")
+    with pytest.raises(ValueError, match="unknown VGG depth 13; choose one of 11, 16, 19"):
+        VGG(13)
+    with pytest.raises(ValueError, match="width must be a number > 0"):
+        ResNet18(width=0)
+    with pytest.raises(ValueError, match="num_classes must be an integer >= 1"):
+        LeNet5(num_classes=0)
+    assert LeNet5(image_size=8)(torch.randn(1, 1, 8, 8)).shape == (1, 10)  # small inputs are padded to 32
