@@ -91,3 +91,31 @@ def test_two_processes_match_one(tmp_path):
     losses = [[json.loads(line)["loss"] for line in (tmp_path / d / "metrics.jsonl").read_text().splitlines()]
               for d in ("one", "two")]
     assert losses[1] == pytest.approx(losses[0], rel=1e-5)
+
+
+def test_sparse_models_train_with_their_masks_kept(tmp_path):
+    import torch
+
+    s = train(out=tmp_path / "dctps", dataset="synthetic", model="lenet300100", density=0.02, optimizer="adam",
+              lr=1e-3, epochs=2, batch_size=128, progress=False)
+    assert s["status"] == "ok" and s["trainable_density"] == pytest.approx(0.02, rel=0.01)
+    assert s["stored_bytes"] < 0.1 * s["dense_bytes"]
+    state = torch.load(tmp_path / "dctps" / "checkpoint.pt", weights_only=False)["model"]
+    masks = {k[: -len(".mask")]: v for k, v in state.items() if k.endswith(".mask")}
+    assert masks, "the model was not sparsified"
+    for name, mask in masks.items():
+        assert (state[f"{name}.weight"][~mask] == 0).all()  # exactly zero after Adam steps
+
+    r = train(out=tmp_path / "rigl", dataset="synthetic", model="lenet300100", density=0.05, offset="none",
+              prune_method="snip", rigl=True, rigl_every=4, optimizer="adam", lr=1e-3, epochs=1, progress=False)
+    assert r["status"] == "ok" and r["rigl"] and r["trainable_density"] == pytest.approx(0.05, rel=0.02)
+
+
+def test_options_a_model_ignores_are_normalised_away():
+    a = TrainConfig(model="lenet5", activation="crelu", sparsity=0.8, depth=7)
+    assert a.key() == TrainConfig(model="lenet5").key()
+    assert TrainConfig(density=None, prune_method="snip").key() == TrainConfig().key()
+    with pytest.raises(ValueError, match="rigl needs --density"):
+        TrainConfig(rigl=True)
+    with pytest.raises(ValueError, match=r"density must be in \(0.0, 1.0\]"):
+        TrainConfig(density=0.0)

@@ -15,9 +15,14 @@ from typing import Any
 from .._validate import check_choice, check_range
 from ..data import DATASETS
 from ..eoc import CLIP_MODES
+from ..pruning.budgets import BUDGETS
+from ..pruning.methods import METHODS
 from ..theory.piecewise import ACTIVATIONS
+from ..zoo import ZOO
 
-MODELS = ("mlp", "cnn")
+EOC_MODELS = ("mlp", "cnn")  # [A]'s plain deep networks, initialised on the Edge of Chaos
+MODELS = (*EOC_MODELS, *ZOO)  # [C]'s models (Kaiming-initialised, ReLU + BatchNorm where they have it)
+OFFSETS = ("dct", "none")
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "cosine")
 DEVICES = ("auto", "cpu", "cuda")
@@ -35,9 +40,22 @@ class TrainConfig:
     data_root: str | None = _f(None, "data folder (default: the installed package's; required for cifar10)")
     train_subset: int | None = _f(None, "use only the first N training examples (recipe searches)")
     model: str = _f("mlp", "network", choices=MODELS)
-    depth: int = _f(100, "number of activated hidden layers")
+    depth: int = _f(100, "number of activated hidden layers (mlp/cnn)")
     width: int = _f(300, "hidden units (mlp) or channels (cnn)")
     kernel_size: int = _f(3, "convolution kernel size (cnn)")
+    width_multiplier: float = _f(1.0, "channel multiplier of vgg*/resnet*")
+    density: float | None = _f(None, "trainable weight density in (0, 1] of every linear/conv layer (default dense)")
+    offset: str = _f("dct", "with --density: DCT-plus-Sparse layers (dct) or plain sparse ones (none)",
+                     choices=OFFSETS)
+    budget: str | None = _f(None, "with --density: per-layer budget (default epl for random, global otherwise)",
+                            choices=(*BUDGETS, "global"))
+    prune_method: str = _f("random", "with --density: how the support is chosen", choices=METHODS)
+    keep_first: bool = _f(False, "with --density: keep the first layer dense")
+    keep_last: bool = _f(False, "with --density: keep the last layer dense")
+    rigl: bool = _f(False, "with --density: RigL dynamic sparse training")
+    rigl_every: int = _f(100, "RigL: steps between drop/grow updates")
+    rigl_drop: float = _f(0.3, "RigL: initial drop fraction (cosine-decayed)")
+    rigl_stop: float = _f(0.75, "RigL: fraction of training after which the support is frozen")
     activation: str = _f("relu", "hidden activation", choices=ACTIVATIONS)
     sparsity: float | None = _f(None, "target activation sparsity in (0, 1) (relu: 0.5)")
     m: float | None = _f(None, "clip m > 0 for crelu/cst (default 1)")
@@ -60,9 +78,9 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
-            if "choices" in f.metadata:
+            if "choices" in f.metadata and not (f.default is None and getattr(self, f.name) is None):
                 check_choice(f.name, getattr(self, f.name), f.metadata["choices"])
-        for name in ("depth", "width", "kernel_size", "batch_size", "epochs"):
+        for name in ("depth", "width", "kernel_size", "batch_size", "epochs", "rigl_every"):
             _check_int(name, getattr(self, name), 1)
         _check_int("seed", self.seed, 0)
         _check_int("warmup_steps", self.warmup_steps, 0)
@@ -72,6 +90,13 @@ class TrainConfig:
         check_range("momentum", self.momentum, 0.0, 1.0, lo_open=False)
         check_range("weight_decay", self.weight_decay, 0.0, None, lo_open=False)
         check_range("input_scale", self.input_scale, 0.0, None)
+        check_range("width_multiplier", self.width_multiplier, 0.0, None)
+        if self.density is not None:
+            check_range("density", self.density, 0.0, 1.0, hi_open=False)
+        elif self.rigl:
+            raise ValueError("rigl needs --density (a sparse model)")
+        check_range("rigl_drop", self.rigl_drop, 0.0, 1.0, lo_open=False, hi_open=False)
+        check_range("rigl_stop", self.rigl_stop, 0.0, 1.0, hi_open=False)
         if self.grad_clip is not None:
             check_range("grad_clip", self.grad_clip, 0.0, None)
         # the EoC point validates activation/sparsity/m/slope/q*/clip with its own one-line errors
@@ -89,12 +114,25 @@ class TrainConfig:
                                  clip=self.clip)
 
     def normalised(self) -> TrainConfig:
-        """The same run with the options its activation ignores reset (relu: s = 0.5; m/slope only if clipped)."""
+        """The same run with the options it ignores reset to their defaults: relu has s = 0.5; m/slope only
+        clip crelu/cst; [C]'s models ignore the EoC options; a dense model ignores the pruning options."""
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
         changes: dict[str, Any] = {}
-        if self.activation == "relu":
+        if self.model not in EOC_MODELS:
+            changes.update({k: defaults[k] for k in ("depth", "width", "kernel_size", "activation", "sparsity", "m",
+                                                      "slope", "q_star", "clip", "match_input")})
+        else:
+            changes["width_multiplier"] = defaults["width_multiplier"]
+        activation = changes.get("activation", self.activation)
+        if activation == "relu":
             changes["sparsity"] = 0.5
-        if self.activation not in ("crelu", "cst"):
+        if activation not in ("crelu", "cst"):
             changes.update(m=None, slope=None, clip="absolute")
+        if self.density is None:
+            changes.update({k: defaults[k] for k in ("offset", "budget", "prune_method", "keep_first", "keep_last",
+                                                      "rigl")})
+        if not (self.density is not None and self.rigl):
+            changes.update({k: defaults[k] for k in ("rigl_every", "rigl_drop", "rigl_stop")})
         return dataclasses.replace(self, **changes)
 
     def identity(self) -> dict[str, Any]:

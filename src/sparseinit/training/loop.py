@@ -21,23 +21,38 @@ from torch import nn
 from tqdm import tqdm
 
 from .. import data as datasets
+from ..layers import keep_masks, masked_layers
 from ..models import DeepCNN, DeepMLP, hidden_activations
+from ..pruning import RigL, density_report, sparsify
+from ..zoo import zoo_model
 from . import distributed, run_dir
-from .config import TrainConfig
+from .config import EOC_MODELS, TrainConfig
 
 TRAIN_EVAL_SIZE = 5000  # training examples re-evaluated each epoch for train accuracy and sparsity
 EVAL_BATCH = 1000
 
 
 def build_model(config: TrainConfig, shape: tuple[int, ...], num_classes: int,
-                input_second_moment: float | None) -> nn.Module:
-    """The network ``config.model`` for inputs of ``shape``, initialised at the config's EoC point."""
-    eoc = config.eoc()
+                input_second_moment: float | None, prune_batch: tuple[torch.Tensor, torch.Tensor] | None = None,
+                ) -> nn.Module:
+    """The network ``config.model`` for inputs of ``shape``: [A]'s mlp/cnn initialised at the config's EoC point,
+    or a [C] model; with ``config.density``, sparsified (``prune_batch`` feeds the saliency methods)."""
     if config.model == "mlp":
-        return DeepMLP(config.depth, config.width, eoc, math.prod(shape), num_classes,
-                       input_second_moment=input_second_moment)
-    return DeepCNN(config.depth, config.width, eoc, shape[0], num_classes, config.kernel_size,
-                   input_second_moment=input_second_moment)
+        model = DeepMLP(config.depth, config.width, config.eoc(), math.prod(shape), num_classes,
+                        input_second_moment=input_second_moment)
+    elif config.model == "cnn":
+        model = DeepCNN(config.depth, config.width, config.eoc(), shape[0], num_classes, config.kernel_size,
+                        input_second_moment=input_second_moment)
+    else:
+        options: dict[str, Any] = {"in_channels": shape[0], "num_classes": num_classes, "image_size": shape[-1]}
+        if config.model.startswith(("vgg", "resnet")):
+            options["width"] = config.width_multiplier
+        model = zoo_model(config.model, **options)
+    if config.density is not None:
+        sparsify(model, config.density, offset=None if config.offset == "none" else config.offset,
+                 budget=config.budget, method=config.prune_method, data=prune_batch, seed=config.seed,
+                 keep_first=config.keep_first, keep_last=config.keep_last, input_shape=shape)
+    return model
 
 
 class SparsityMeter:
@@ -114,6 +129,7 @@ def train(config: TrainConfig | None = None, *, out: str | Path, resume: bool = 
     checkpoint and a finished one is returned as it is.
     """
     config = dataclasses.replace(config or TrainConfig(), **options) if options else (config or TrainConfig())
+    config = config.normalised()  # what the run ignores is not recorded as if it mattered
     folder = Path(out)
     ctx = distributed.setup(config.device)
     try:
@@ -148,8 +164,12 @@ def _run(config: TrainConfig, folder: Path, ctx: distributed.Context, show: bool
     second_moment = float(x_train.pow(2).mean()) if config.match_input else None
 
     torch.manual_seed(config.seed)
-    model = build_model(config, train_set.shape, train_set.num_classes, second_moment).to(ctx.device)
+    pick = torch.randperm(len(y_train), generator=torch.Generator().manual_seed(config.seed))[:config.batch_size]
+    prune_batch = (x_train[pick.to(dev)].cpu(), y_train[pick.to(dev)].cpu())
+    model = build_model(config, train_set.shape, train_set.num_classes, second_moment, prune_batch).to(ctx.device)
     optimizer = _optimizer(config, model)
+    if masked_layers(model):
+        keep_masks(optimizer, model)  # masked weights stay exactly zero through momentum / Adam / weight decay
     params = [p for p in model.parameters() if p.requires_grad]
     meter = SparsityMeter(model, ctx.device)
     steps_per_epoch = math.ceil(len(y_train) / config.batch_size)
@@ -164,6 +184,11 @@ def _run(config: TrainConfig, folder: Path, ctx: distributed.Context, show: bool
                                                checkpoint["history"])
         if ctx.main:
             run_dir.write_jsonl(folder / run_dir.METRICS, history)
+    rigl = None
+    if config.rigl:
+        rigl = RigL(model, total_steps, update_every=config.rigl_every, drop_fraction=config.rigl_drop,
+                    stop_fraction=config.rigl_stop, optimizer=optimizer,
+                    reduce_grad=ctx.sum_ if ctx.world > 1 else None)
 
     status = "ok"
     eval_train = (x_train[:TRAIN_EVAL_SIZE], y_train[:TRAIN_EVAL_SIZE])
@@ -192,6 +217,8 @@ def _run(config: TrainConfig, folder: Path, ctx: distributed.Context, show: bool
                 nn.utils.clip_grad_norm_(params, config.grad_clip)
             optimizer.step()
             step += 1
+            if rigl is not None:
+                rigl.step(step)
             running_loss += stats[0].item() * len(batch)
             running_correct += stats[1].item()
             seen += len(batch)
@@ -222,6 +249,9 @@ def _run(config: TrainConfig, folder: Path, ctx: distributed.Context, show: bool
 
     final = _evaluations(model, meter, eval_train, (x_val, y_val), (x_test, y_test), ctx)
     summary = _summary(config, status, final, history, elapsed + time.perf_counter() - start_time, ctx)
+    weights = density_report(model)
+    summary.update(trainable_density=weights.density, trainable_weights=weights.nnz, stored_bytes=weights.stored_bytes,
+                   dense_bytes=weights.dense_bytes)
     if ctx.main:
         run_dir.write_json(folder / run_dir.SUMMARY, summary)
     return summary
@@ -242,8 +272,14 @@ def _evaluations(model, meter, train, val, test, ctx) -> dict[str, Any]:
 def _summary(config: TrainConfig, status: str, final: dict, history: list[dict], wall: float,
              ctx: distributed.Context) -> dict[str, Any]:
     eoc = config.eoc()
+    if config.model not in EOC_MODELS:  # [C]'s models are not initialised on the Edge of Chaos
+        eoc = dataclasses.replace(eoc, **dict.fromkeys(("tau", "sigma_w2", "sigma_b2", "slope"), None))
+    sparse = {"density": config.density, "offset": config.offset, "budget": config.budget,
+              "prune_method": config.prune_method, "rigl": config.rigl} if config.density is not None else {
+              "density": None}
     return {
         "dataset": config.dataset, "model": config.model, "depth": config.depth, "width": config.width,
+        "width_multiplier": config.width_multiplier, **sparse,
         "activation": config.activation, "sparsity": eoc.sparsity, "m": eoc.m, "slope": eoc.slope,
         "q_star": config.q_star, "clip": config.clip, "tau": eoc.tau, "sigma_w2": eoc.sigma_w2,
         "sigma_b2": eoc.sigma_b2, "optimizer": config.optimizer, "lr": config.lr, "schedule": config.schedule,
