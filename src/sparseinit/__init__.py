@@ -8,10 +8,12 @@ Sparse activations on the Edge of Chaos ([A] Price et al., ICLR 2024; [B] Dent &
     >>> sparseinit.init_eoc_(model, point)                          # doctest: +SKIP
 
 The exact Gaussian-process theory lives in :mod:`sparseinit.theory`; training (``train``, ``sweep``, ``report``)
-in :mod:`sparseinit.training`; offline data sets in :mod:`sparseinit.data`.
+in :mod:`sparseinit.training`; offline data sets in :mod:`sparseinit.data`; inference that skips zero
+activations in :mod:`sparseinit.acceleration` (``accelerate``) and its FLOP/byte accounting in :mod:`sparseinit.cost`.
 """
 
 from . import data, layers, pruning, theory, zoo
+from .acceleration import SparseInputConv2d, SparseInputLinear, accelerate, acceleration_plan
 from .activations import (
     ClippedReLU,
     ClippedSoftThreshold,
@@ -20,6 +22,7 @@ from .activations import (
     SoftThreshold,
     activation,
 )
+from .cost import CostReport, LayerCost, cost
 from .eoc import DEFAULT_M, EdgeOfChaos, clip_for_slope, edge_of_chaos
 from .initialisation import init_eoc_
 from .layers import (
@@ -48,11 +51,13 @@ __all__ = [
     "VGG",
     "ClippedReLU",
     "ClippedSoftThreshold",
+    "CostReport",
     "DCTpSConv2d",
     "DCTpSLinear",
     "DeepCNN",
     "DeepMLP",
     "EdgeOfChaos",
+    "LayerCost",
     "LeNet5",
     "LeNet300100",
     "Propagation",
@@ -63,11 +68,16 @@ __all__ = [
     "ShiftedReLU",
     "SoftThreshold",
     "SparseConv2d",
+    "SparseInputConv2d",
+    "SparseInputLinear",
     "SparseLinear",
     "TrainConfig",
+    "accelerate",
+    "acceleration_plan",
     "activation",
     "apply_masks_",
     "clip_for_slope",
+    "cost",
     "data",
     "dct_matrix",
     "density_report",

@@ -1,0 +1,493 @@
+"""Inference that skips zero activations: make activation sparsity pay in wall-clock time (SPEC §5, issue 5 §1).
+
+A layer that follows a sparsifying activation φ (relu, relu_tau, st, crelu, cst; :func:`is_sparsifying`) sees an
+input x = φ(h) with a fraction s of exact zeros (s ≈ 0.85 at [A]'s Edge-of-Chaos point). Its product
+
+    y = b + W x = b + Σ_{i : x_i ≠ 0} x_i · Wᵀ[i, :]
+
+needs only the rows of Wᵀ (in × out, row-major: one contiguous run per input) of the active inputs. At batch 1 the
+product is memory-bound, so reading (1 − s) of the weights bounds the speed-up by the ideal 1/(1 − s) (6.7× at
+s = 0.85, 10× at 0.9); at larger batches the multiply-adds drop to (1 − s) of dense. The kernels are in
+:mod:`sparseinit._kernels` (numba; why numba: see there and results/speed/README.md).
+
+:func:`accelerate` returns an inference-only copy of a model in which every such layer is replaced:
+
+* ``nn.Linear`` → :class:`SparseInputLinear` (stores Wᵀ contiguous, not W).
+* ``nn.Conv2d`` with stride 1, dilation 1, groups 1 and zero padding (any k×k, 1×1 included) →
+  :class:`SparseInputConv2d`, an input-stationary scatter over channels-last data: each non-zero input pixel-channel
+  adds x · W[:, c, dh, dw] to the k² outputs it touches. Other convolutions (strided, dilated, grouped, non-zero
+  padding modes) stay dense; the plan says why. In ``mode="auto"`` a convolution with fewer than
+  :data:`CONV_MIN_CHANNELS` (32) output channels always runs dense (the scatter's inner loop is too short to beat
+  mkldnn there); ``mode="sparse"`` still forces the kernel.
+
+"Follows" means: inside one ``nn.Sequential`` (nested ones are walked, carrying the flag in and out), the nearest
+preceding module is a sparsifying activation, possibly through zero-preserving modules (``nn.Flatten``,
+``nn.Unflatten``, ``nn.Identity``, ``nn.Dropout`` — an identity in eval mode). Layers of other containers, whose
+data flow is not visible from the module tree, are left dense. A model with nothing to accelerate is not an error:
+:func:`accelerate` returns an equivalent (eval, no-grad) copy whose plan reports 0 accelerated layers.
+
+Per call, each accelerated layer decides from its input's measured zero fraction z whether the sparse kernel pays:
+sparse iff z > max(``min_sparsity``, break-even(batch)). ``min_sparsity`` = 0.5 by default, so at ≤ 50% zeros the
+layer always runs torch's dense product (the only cost over dense is counting the zeros, O(B·in) against the
+product's O(B·in·out)). The break-even sparsities are measured on our 2-core AMD EPYC (AVX2) with 2 threads (see
+:data:`LINEAR_BREAK_EVEN`, :data:`CONV_BREAK_EVEN`); pass ``min_sparsity`` to move the floor.
+
+Outputs equal the dense model's to float rounding (the sum runs in another order): tests hold max relative
+error ≤ 1e-5 in float32. float32 and float64 run the kernels; other dtypes and devices run dense.
+"""
+
+from __future__ import annotations
+
+import copy
+import statistics
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._validate import check_choice, check_range
+from .activations import is_sparsifying
+
+__all__ = [
+    "CONV_BREAK_EVEN",
+    "CONV_MIN_CHANNELS",
+    "LINEAR_BREAK_EVEN",
+    "MODES",
+    "LayerPlan",
+    "SparseInputConv2d",
+    "SparseInputLinear",
+    "accelerate",
+    "acceleration_plan",
+    "activations_table",
+    "benchmark_activations",
+    "plan_layers",
+]
+
+# (largest batch rows, break-even zero fraction): the sparse kernel is used above it. Measured with
+# benchmarks/sparse_inference.py --break-even on 2 threads (results/speed/README.md); rows beyond the last entry
+# use the last value.
+LINEAR_BREAK_EVEN: tuple[tuple[int, float], ...] = ((16, 0.0), (64, 0.65), (2**62, 0.8))
+CONV_BREAK_EVEN: tuple[tuple[int, float], ...] = ((2**62, 0.8),)  # rows = batch · H · W
+# below this many output channels the scatter's inner loop is too short to beat mkldnn: the conv stays dense
+CONV_MIN_CHANNELS = 32
+
+# zero-preserving modules between an activation and the layer that reads it
+_TRANSPARENT = (nn.Flatten, nn.Unflatten, nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d,
+                nn.AlphaDropout)
+_KERNEL_DTYPES = (torch.float32, torch.float64)
+MODES = ("auto", "sparse", "dense")
+
+
+def _break_even(table: tuple[tuple[int, float], ...], rows: int) -> float:
+    for limit, value in table:
+        if rows <= limit:
+            return value
+    return table[-1][1]
+
+
+def _threads() -> int:
+    """Threads for a kernel call: torch's intra-op setting (``torch.set_num_threads``)."""
+    return max(1, torch.get_num_threads())
+
+
+def _zero_fraction(x: torch.Tensor) -> float:
+    """Fraction of exact zeros (serial count in the kernel module for float32/64 CPU tensors)."""
+    n = x.numel()
+    if not n:
+        return 0.0
+    if x.dtype in _KERNEL_DTYPES and x.device.type == "cpu":
+        from . import _kernels
+
+        if x.is_contiguous():
+            return 1.0 - _kernels.count_nonzero(x.detach().numpy()) / n
+        if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last):
+            return 1.0 - _kernels.count_nonzero(x.detach().permute(0, 2, 3, 1).numpy()) / n
+    return 1.0 - torch.count_nonzero(x).item() / n
+
+
+def _check_inference(x: torch.Tensor) -> None:
+    if x.requires_grad and torch.is_grad_enabled():
+        raise RuntimeError("accelerated layers are inference-only: run them under torch.inference_mode() or "
+                           "torch.no_grad(), on inputs that do not require grad")
+
+
+class _SparseInput(nn.Module):
+    """Common state: the zero-fraction floor, the mode and counters of the path taken (``calls``).
+
+    ``mode``: "auto" decides per call (see the module docstring); "sparse" always runs the kernel (kernel tests,
+    break-even measurements); "dense" always runs torch's dense product.
+    """
+
+    _table: tuple[tuple[int, float], ...] = LINEAR_BREAK_EVEN
+
+    def __init__(self, min_sparsity: float, mode: str = "auto") -> None:
+        super().__init__()
+        self.min_sparsity = check_range("min_sparsity", min_sparsity, 0.0, 1.0, lo_open=False, hi_open=False)
+        self.mode = check_choice("mode", mode, MODES)
+        self.calls = {"sparse": 0, "dense": 0}
+
+    def threshold(self, rows: int) -> float:
+        """The zero fraction above which a call with ``rows`` independent rows runs the sparse kernel."""
+        return max(self.min_sparsity, _break_even(self._table, rows))
+
+    def _use_sparse(self, x: torch.Tensor, rows: int) -> bool:
+        use = x.dtype in _KERNEL_DTYPES and x.device.type == "cpu" and rows > 0 and self.mode != "dense"
+        if use and self.mode == "auto":
+            use = _zero_fraction(x) > self.threshold(rows)
+        self.calls["sparse" if use else "dense"] += 1
+        return use
+
+
+class SparseInputLinear(_SparseInput):
+    """Inference-only nn.Linear that reads only the weights of its input's non-zeros.
+
+    Stores ``weight_t`` = Wᵀ (in_features × out_features, contiguous) and ``bias``; y = b + Σ_{x_i ≠ 0} x_i Wᵀ[i, :].
+    Batch rows ≤ 8 use :func:`~sparseinit._kernels.linear_split_inputs`, larger batches
+    :func:`~sparseinit._kernels.linear_column_tiles`; the dense fallback is ``torch.addmm(b, x, Wᵀ)``.
+    """
+
+    def __init__(self, linear: nn.Linear, min_sparsity: float = 0.5, mode: str = "auto") -> None:
+        super().__init__(min_sparsity, mode)
+        self.in_features, self.out_features = linear.in_features, linear.out_features
+        weight = linear.weight.detach()
+        self.has_bias = linear.bias is not None
+        # allocated by numpy, which asks the kernel for transparent huge pages on large arrays (fewer TLB misses
+        # when the kernel jumps between rows; measured ~7% at width 4096)
+        if weight.dtype in _KERNEL_DTYPES and weight.device.type == "cpu":
+            weight_t = torch.from_numpy(np.ascontiguousarray(weight.t().numpy()).copy())
+        else:
+            weight_t = weight.t().contiguous().clone()
+        self.register_buffer("weight_t", weight_t)
+        bias = linear.bias.detach().clone() if linear.bias is not None else torch.zeros(
+            self.out_features, dtype=weight.dtype, device=weight.device)
+        self.register_buffer("bias", bias)
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"min_sparsity={self.min_sparsity}, mode={self.mode!r}")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_inference(x)
+        lead = x.shape[:-1]
+        x2 = x.reshape(-1, self.in_features)
+        rows = x2.shape[0]
+        if x2.dtype != self.weight_t.dtype or not self._use_sparse(x2, rows):
+            return torch.addmm(self.bias, x2, self.weight_t).reshape(*lead, self.out_features)
+        from . import _kernels
+
+        x2 = x2.detach().contiguous()
+        out = torch.empty(rows, self.out_features, dtype=x2.dtype)
+        xn, wt, b, on = x2.numpy(), self.weight_t.numpy(), self.bias.numpy(), out.numpy()
+        threads = _threads()
+        if rows <= 8:
+            _kernels.linear_split_inputs(xn, wt, b, on, threads)
+        else:
+            # output tile of rows × tile floats ≈ 256 KiB (half the L2 of one core), at least 64 columns
+            tile = max(64, min(self.out_features, (65536 // rows) // 16 * 16))
+            _kernels.linear_column_tiles(xn, wt, b, on, tile, threads)
+        return out.reshape(*lead, self.out_features)
+
+
+def _conv_unsupported(conv: nn.Conv2d) -> str | None:
+    """Why ``conv`` cannot take the sparse path (None when it can)."""
+    if conv.groups != 1:
+        return f"groups={conv.groups} (only groups=1)"
+    if tuple(conv.stride) != (1, 1):
+        return f"stride={tuple(conv.stride)} (only stride 1)"
+    if tuple(conv.dilation) != (1, 1):
+        return f"dilation={tuple(conv.dilation)} (only dilation 1)"
+    if conv.padding_mode != "zeros":
+        return f"padding_mode={conv.padding_mode!r} (only 'zeros')"
+    if isinstance(conv.padding, str) and conv.padding == "same" and any(k % 2 == 0 for k in conv.kernel_size):
+        return "padding='same' with an even kernel (asymmetric padding)"
+    return None
+
+
+class SparseInputConv2d(_SparseInput):
+    """Inference-only stride-1 nn.Conv2d that skips zero input pixel-channels (any k×k; 1×1 is k = 1).
+
+    out[b, :, oh, ow] = bias + Σ_{x[b,c,h,w] ≠ 0} x[b, c, h, w] · W[:, c, h − oh + p_h, w − ow + p_w]: each non-zero
+    input scatters into the ≤ k² outputs it touches (:func:`~sparseinit._kernels.conv2d_scatter`), so the
+    multiply-adds are the non-zeros' share of dense. Works channels-last: the output is a (B, C, H, W) tensor in
+    ``torch.channels_last`` memory format, which the next such layer reads without a copy.
+    """
+
+    _table = CONV_BREAK_EVEN
+
+    def threshold(self, rows: int) -> float:
+        """As for the linear layer, and 1 (never sparse) below :data:`CONV_MIN_CHANNELS` output channels."""
+        return 1.0 if self.out_channels < CONV_MIN_CHANNELS else super().threshold(rows)
+
+    def __init__(self, conv: nn.Conv2d, min_sparsity: float = 0.5, mode: str = "auto") -> None:
+        reason = _conv_unsupported(conv)
+        if reason is not None:
+            raise ValueError(f"convolution not supported by the sparse path: {reason}")
+        super().__init__(min_sparsity, mode)
+        self.in_channels, self.out_channels = conv.in_channels, conv.out_channels
+        self.kernel_size = tuple(conv.kernel_size)
+        if isinstance(conv.padding, str):
+            self.padding = (0, 0) if conv.padding == "valid" else tuple(k // 2 for k in self.kernel_size)
+        else:
+            self.padding = tuple(conv.padding)
+        weight = conv.weight.detach().clone()
+        self.has_bias = conv.bias is not None
+        self.register_buffer("weight", weight)  # (O, C, kh, kw) for the dense path
+        self.register_buffer("weight_k", weight.permute(2, 3, 1, 0).contiguous())  # (kh, kw, C, O) for the kernel
+        bias = conv.bias.detach().clone() if conv.bias is not None else torch.zeros(
+            self.out_channels, dtype=weight.dtype, device=weight.device)
+        self.register_buffer("bias", bias)
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, padding={self.padding}, "
+                f"min_sparsity={self.min_sparsity}, mode={self.mode!r}")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_inference(x)
+        rows = x.shape[0] * x.shape[2] * x.shape[3] if x.dim() == 4 else 0
+        if x.dim() != 4 or x.dtype != self.weight.dtype or not self._use_sparse(x, rows):
+            return F.conv2d(x, self.weight, self.bias, padding=self.padding)
+        from . import _kernels
+
+        batch, _, height, width = x.shape
+        (kh, kw), (ph, pw) = self.kernel_size, self.padding
+        out_h, out_w = height + 2 * ph - kh + 1, width + 2 * pw - kw + 1
+        x_cl = x.detach().permute(0, 2, 3, 1).contiguous()  # no copy when x is already channels-last
+        out = torch.empty(batch, out_h, out_w, self.out_channels, dtype=x.dtype)
+        threads = _threads()
+        cblock = self.out_channels
+        if batch < threads:  # split the output channels so every thread has work, in blocks of >= 32
+            cblock = max(32, -(-self.out_channels // threads))
+        _kernels.conv2d_scatter(x_cl.numpy(), self.weight_k.numpy(), self.bias.numpy(), out.numpy(), ph, pw,
+                                cblock, threads)
+        return out.permute(0, 3, 1, 2)
+
+
+@dataclass(frozen=True)
+class LayerPlan:
+    """What :func:`accelerate` does with one nn.Linear / nn.Conv2d: ``accelerated`` or not, and why."""
+
+    name: str
+    kind: str  # "linear" | "conv2d"
+    accelerated: bool
+    reason: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+_Entry = tuple  # (container, child name, dotted name, kind, reason the layer stays dense or None)
+
+
+def _visit(module: nn.Module, prefix: str, out: list[_Entry]) -> None:
+    """Find the weight layers below ``module``; only inside an nn.Sequential is the data flow known."""
+    if isinstance(module, nn.Sequential):
+        _walk(module, prefix, False, out)
+        return
+    for child_name, child in module.named_children():
+        if isinstance(child, (nn.Linear, nn.Conv2d, SparseInputLinear, SparseInputConv2d)):
+            kind = "linear" if isinstance(child, (nn.Linear, SparseInputLinear)) else "conv2d"
+            out.append((module, child_name, f"{prefix}{child_name}", kind, "not inside an nn.Sequential"))
+        else:
+            _visit(child, f"{prefix}{child_name}.", out)
+
+
+def _walk(seq: nn.Sequential, prefix: str, sparse_in: bool, out: list[_Entry]) -> bool:
+    """Visit ``seq``'s children in order, carrying whether the current tensor is a sparsifying activation's
+    output; return that flag for the container's output."""
+    for child_name, child in seq.named_children():
+        name = f"{prefix}{child_name}"
+        if isinstance(child, nn.Sequential):
+            sparse_in = _walk(child, f"{name}.", sparse_in, out)
+        elif is_sparsifying(child):
+            sparse_in = True
+        elif isinstance(child, _TRANSPARENT):
+            pass
+        elif isinstance(child, (nn.Linear, SparseInputLinear, nn.Conv2d, SparseInputConv2d)):
+            kind = "linear" if isinstance(child, (nn.Linear, SparseInputLinear)) else "conv2d"
+            reason = None if sparse_in else "input is not a sparsifying activation's output"
+            if reason is None and isinstance(child, nn.Conv2d):
+                reason = _conv_unsupported(child)
+            out.append((seq, child_name, name, kind, reason))
+            sparse_in = False
+        else:
+            _visit(child, f"{name}.", out)
+            sparse_in = False
+    return sparse_in
+
+
+def _plan(model: nn.Module) -> list[_Entry]:
+    found: list[_Entry] = []
+    if isinstance(model, (nn.Linear, nn.Conv2d, SparseInputLinear, SparseInputConv2d)):
+        kind = "linear" if isinstance(model, (nn.Linear, SparseInputLinear)) else "conv2d"
+        return [(None, "", "", kind, "not inside an nn.Sequential")]
+    _visit(model, "", found)
+    return found
+
+
+def plan_layers(model: nn.Module) -> list[LayerPlan]:
+    """For every nn.Linear / nn.Conv2d of ``model``: would :func:`accelerate` replace it, and if not, why."""
+    return [LayerPlan(name, kind, reason is None, reason or "follows a sparsifying activation")
+            for _, _, name, kind, reason in _plan(model)]
+
+
+def accelerate(model: nn.Module, *, min_sparsity: float = 0.5, mode: str = "auto") -> nn.Module:
+    """An inference-only copy of ``model`` whose layers fed by a sparsifying activation skip zero inputs.
+
+    The copy is in eval mode with ``requires_grad=False`` everywhere; ``model`` is not modified. Its per-layer
+    decisions are in ``acceleration_plan(copy)`` (0 accelerated layers is allowed and reported there, not raised).
+    ``min_sparsity`` ∈ [0, 1]: an accelerated layer runs densely on any call whose input has at most this zero
+    fraction (default 0.5: at ≤ 50% zeros the dense path is always taken). ``mode`` = "auto" (default) decides per
+    call; "sparse" / "dense" force one path on every accelerated layer (tests, break-even measurements).
+    """
+    check_range("min_sparsity", min_sparsity, 0.0, 1.0, lo_open=False, hi_open=False)
+    check_choice("mode", mode, MODES)
+    fast = copy.deepcopy(model).eval().requires_grad_(False)
+    plans = []
+    for container, child_name, name, kind, reason in _plan(fast):
+        child = getattr(container, child_name, None) if container is not None else None
+        if reason is None and isinstance(child, nn.Linear):
+            setattr(container, child_name, SparseInputLinear(child, min_sparsity, mode))
+        elif reason is None and isinstance(child, nn.Conv2d):
+            setattr(container, child_name, SparseInputConv2d(child, min_sparsity, mode))
+        plans.append(LayerPlan(name, kind, reason is None, reason or "follows a sparsifying activation"))
+    fast._sparseinit_plan = tuple(plans)
+    return fast
+
+
+def acceleration_plan(model: nn.Module) -> tuple[LayerPlan, ...]:
+    """The per-layer plan :func:`accelerate` recorded on its output (empty tuple for any other model)."""
+    return getattr(model, "_sparseinit_plan", ())
+
+
+# --------------------------------------------------------------------------------------------------------------
+# benchmark (shared by benchmarks/sparse_inference.py and `sparseinit bench activations`)
+
+
+def _median_ms(times: list[float]) -> float:
+    return 1e3 * statistics.median(times)
+
+
+def _interleaved(fns: dict[str, object], x: torch.Tensor, reps: int, warmup: int) -> dict[str, float]:
+    """Median ms per call of each fn on x; calls interleaved, order rotated every repetition."""
+    names = list(fns)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    with torch.inference_mode():
+        for _ in range(warmup):
+            for n in names:
+                fns[n](x)
+        for r in range(reps):
+            order = names[r % len(names):] + names[:r % len(names)]
+            for n in order:
+                t0 = time.perf_counter()
+                fns[n](x)
+                times[n].append(time.perf_counter() - t0)
+    return {n: _median_ms(t) for n, t in times.items()}
+
+
+def _zero_fractions(model: nn.Module, x: torch.Tensor) -> list[float]:
+    """Zero fraction of each sparsifying activation's output on x (input to output)."""
+    fractions: list[float] = []
+    hooks = [m.register_forward_hook(lambda _m, _i, out: fractions.append(_zero_fraction(out)))
+             for m in model.modules() if is_sparsifying(m)]
+    try:
+        with torch.inference_mode():
+            model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return fractions
+
+
+def benchmark_activations(
+    widths: tuple[int, ...] = (4096,),
+    depth: int = 8,
+    sparsities: tuple[float, ...] = (0.5, 0.7, 0.8, 0.85, 0.9, 0.95),
+    batches: tuple[int, ...] = (1, 64),
+    reps: int = 20,
+    threads: int = 2,
+    *,
+    warmup: int = 3,
+    seed: int = 0,
+    progress=None,
+) -> list[dict]:
+    """Time a DeepMLP at a real activation sparsity s, dense (torch) against :func:`accelerate`, side by side.
+
+    For each width n and target sparsity s: ``DeepMLP(depth, n, edge_of_chaos("crelu", s), in_features=n)``
+    (s < 0.5 uses ``cst``, as crelu needs τ ≥ 0), inputs x ~ N(0, 1) of shape (batch, n). Two rows per case:
+
+    * ``part="hidden"`` — the layers after the first activation (depth − 1 Linear n×n layers and the read-out),
+      fed the model's real hidden activations: every large layer reads a sparse input; ideal speed-up 1/(1 − s).
+    * ``part="model"`` — the whole model on x. Its first layer reads the dense x and stays dense, so its ideal is
+      Amdahl's  depth / (1 + (depth − 1)(1 − s))  (read-out neglected).
+
+    Timings: median of ``reps`` interleaved repetitions (order rotated) after ``warmup`` calls, with
+    ``torch.set_num_threads(threads)`` (restored afterwards). Returns one dict per row with the measured mean zero
+    fraction of the hidden activations (``measured_sparsity``, and its min/max over layers).
+    """
+    from .eoc import edge_of_chaos
+    from .models import DeepMLP
+
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    rows: list[dict] = []
+    try:
+        for width in widths:
+            for s in sparsities:
+                name = "crelu" if s >= 0.5 else "cst"
+                torch.manual_seed(seed)
+                dense = DeepMLP(depth, width, edge_of_chaos(name, s), in_features=width).eval().requires_grad_(False)
+                fast = accelerate(dense)
+                for batch in batches:
+                    gen = torch.Generator().manual_seed(seed + batch)
+                    x = torch.randn(batch, width, generator=gen)
+                    fractions = _zero_fractions(dense, x)
+                    measured = float(np.mean(fractions))
+                    with torch.inference_mode():
+                        hidden_in = dense.layers[:3](x)
+                        err = float(((fast(x) - dense(x)).abs().max() / dense(x).abs().max()).item())
+                    cases = {
+                        "hidden": ({"dense": dense.layers[3:], "sparse": fast.layers[3:]}, hidden_in,
+                                   1.0 / (1.0 - measured)),
+                        "model": ({"dense": dense, "sparse": fast}, x,
+                                  depth / (1.0 + (depth - 1) * (1.0 - measured))),
+                    }
+                    for part, (fns, inp, ideal) in cases.items():
+                        ms = _interleaved(fns, inp, reps, warmup)
+                        row = {
+                            "part": part, "width": width, "depth": depth, "activation": name,
+                            "target_sparsity": s, "measured_sparsity": measured,
+                            "measured_sparsity_min": float(min(fractions)),
+                            "measured_sparsity_max": float(max(fractions)), "batch": batch,
+                            "dense_ms": ms["dense"], "sparse_ms": ms["sparse"],
+                            "speedup": ms["dense"] / ms["sparse"], "ideal": ideal, "max_rel_error": err,
+                            "threads": threads, "reps": reps,
+                        }
+                        rows.append(row)
+                        if progress is not None:
+                            progress(row)
+                del dense, fast
+    finally:
+        torch.set_num_threads(previous_threads)
+    return rows
+
+
+def activations_table(rows: list[dict]) -> str:
+    """The rows of :func:`benchmark_activations` as a plain-text table (what `sparseinit bench activations` prints)."""
+    head = (f"{'part':<7} {'shape':<16} {'target s':>8} {'measured s':>10} {'batch':>5} {'dense ms':>9} "
+            f"{'sparse ms':>9} {'speed-up':>8} {'ideal':>6}")
+    lines = [head]
+    for r in rows:
+        lines.append(f"{r['part']:<7} {_shape(r):<16} {r['target_sparsity']:>8.2f} {r['measured_sparsity']:>10.3f} "
+                     f"{r['batch']:>5d} {r['dense_ms']:>9.3f} {r['sparse_ms']:>9.3f} {r['speedup']:>7.2f}x "
+                     f"{r['ideal']:>5.2f}x")
+    return "\n".join(lines)
+
+
+def _shape(row: dict) -> str:
+    """'8×4096' for the whole model, '7×4096+out' for the layers after the first activation."""
+    if row["part"] == "model":
+        return f"{row['depth']}x{row['width']}"
+    return f"{row['depth'] - 1}x{row['width']}+out"

@@ -1,0 +1,264 @@
+"""accelerate(): the sparse-input layers against the dense torch model they replace (the independent reference).
+
+Every comparison is max |fast − dense| / max |dense| ≤ 1e-5 in float32, and each test checks which path ran
+(``calls``), so a silent dense fallback cannot pass for a working kernel. No timings here: see
+benchmarks/sparse_inference.py.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+from torch import nn
+
+import sparseinit
+from sparseinit.acceleration import (
+    SparseInputConv2d,
+    SparseInputLinear,
+    accelerate,
+    acceleration_plan,
+    plan_layers,
+)
+from sparseinit.models import DeepCNN, DeepMLP
+
+RTOL = 1e-5
+ACTIVATIONS = {
+    "relu": lambda: sparseinit.activation("relu"),
+    "relu_tau": lambda: sparseinit.activation("relu_tau", 0.7),
+    "st": lambda: sparseinit.activation("st", 0.9),
+    "crelu": lambda: sparseinit.activation("crelu", 0.7, 1.0),
+    "cst": lambda: sparseinit.activation("cst", 0.9, 1.0),
+    "nn.ReLU": lambda: nn.ReLU(),
+}
+
+
+def rel_error(fast: nn.Module, dense: nn.Module, x: torch.Tensor) -> float:
+    with torch.inference_mode():
+        want, got = dense(x), fast(x)
+    assert got.shape == want.shape
+    return float((got - want).abs().max() / want.abs().max())
+
+
+def calls(model: nn.Module) -> dict[str, int]:
+    total = {"sparse": 0, "dense": 0}
+    for mod in model.modules():
+        if isinstance(mod, (SparseInputLinear, SparseInputConv2d)):
+            for k in total:
+                total[k] += mod.calls[k]
+    return total
+
+
+def mlp(act, widths=(48, 96, 80, 7)) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for a, b in itertools.pairwise(widths[:-1]):
+        layers += [nn.Linear(a, b), act()]
+    return nn.Sequential(*layers, nn.Linear(widths[-2], widths[-1]))
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+@pytest.mark.parametrize("batch", [1, 5, 40])  # 1 and 5: split-inputs kernel; 40: column-tiles kernel
+def test_every_activation_matches_dense(name, batch):
+    torch.manual_seed(1)
+    dense = mlp(ACTIVATIONS[name]).eval()
+    fast = accelerate(dense, mode="sparse")
+    x = 2.0 * torch.randn(batch, 48)
+    assert rel_error(fast, dense, x) <= RTOL
+    assert calls(fast) == {"sparse": 2, "dense": 0}  # the two Linear layers after an activation
+    assert [p.accelerated for p in acceleration_plan(fast)] == [False, True, True]
+
+
+@pytest.mark.parametrize("name,sparsity", [("crelu", 0.85), ("cst", 0.9), ("relu_tau", 0.85), ("st", 0.85)])
+def test_deep_mlp_at_the_edge_of_chaos_takes_the_sparse_path_automatically(name, sparsity):
+    torch.manual_seed(2)
+    dense = DeepMLP(6, 256, sparseinit.edge_of_chaos(name, sparsity), in_features=64).eval()
+    fast = accelerate(dense)  # mode="auto": decided from each input's zero fraction
+    for batch in (1, 64):
+        assert rel_error(fast, dense, torch.randn(batch, 64)) <= RTOL
+    assert calls(fast) == {"sparse": 2 * 6, "dense": 0}  # 5 hidden layers and the read-out read sparse inputs
+
+
+def test_float64_and_extra_leading_dimensions():
+    torch.manual_seed(3)
+    dense = mlp(ACTIVATIONS["crelu"]).double().eval()
+    fast = accelerate(dense, mode="sparse")
+    x = 2.0 * torch.randn(3, 4, 48, dtype=torch.float64)
+    with torch.inference_mode():
+        want, got = dense(x), fast(x)
+    assert got.dtype == torch.float64
+    assert float((got - want).abs().max() / want.abs().max()) <= 1e-12
+    assert calls(fast)["sparse"] == 2
+
+
+def test_bfloat16_runs_dense():
+    torch.manual_seed(8)
+    seq = nn.Sequential(nn.ReLU(), nn.Linear(16, 8)).to(torch.bfloat16)
+    fast = accelerate(seq, mode="sparse")
+    x = torch.randn(2, 16, dtype=torch.bfloat16)
+    with torch.inference_mode():
+        assert torch.allclose(fast(x).float(), seq(x).float(), rtol=1e-2, atol=1e-2)
+    assert calls(fast) == {"sparse": 0, "dense": 1}
+
+
+def test_non_contiguous_input():
+    torch.manual_seed(4)
+    seq = nn.Sequential(nn.ReLU(), nn.Linear(48, 30))
+    fast = accelerate(seq, mode="sparse")
+    x = torch.randn(48, 9).t()  # a transposed view
+    assert rel_error(fast, seq, x) <= RTOL
+    assert calls(fast)["sparse"] == 1
+
+
+def test_low_sparsity_falls_back_to_dense():
+    torch.manual_seed(5)
+    seq = nn.Sequential(sparseinit.activation("st", 0.3), nn.Linear(64, 32))  # ST_0.3 on N(0,1): ~24% zeros
+    fast = accelerate(seq)
+    for batch in (1, 7, 64):
+        assert rel_error(fast, seq, torch.randn(batch, 64)) <= RTOL
+    assert calls(fast) == {"sparse": 0, "dense": 3}
+    # and above the floor, batch 1 takes the kernel
+    sparse_seq = nn.Sequential(sparseinit.activation("st", 2.0), nn.Linear(64, 32))  # ~95% zeros
+    high = accelerate(sparse_seq)
+    assert rel_error(high, sparse_seq, torch.randn(1, 64)) <= RTOL
+    assert calls(high) == {"sparse": 1, "dense": 0}
+
+
+def test_min_sparsity_floor_and_threshold():
+    layer = SparseInputLinear(nn.Linear(8, 4), min_sparsity=0.5)
+    assert layer.threshold(1) == 0.5
+    assert layer.threshold(10**6) >= 0.5
+    strict = SparseInputLinear(nn.Linear(8, 4), min_sparsity=0.99)
+    x = torch.zeros(1, 8)
+    x[0, 0] = 1.0  # 87.5% zeros < 99%
+    with torch.inference_mode():
+        strict(x)
+    assert strict.calls == {"sparse": 0, "dense": 1}
+    with pytest.raises(ValueError, match="min_sparsity"):
+        accelerate(nn.Sequential(nn.ReLU(), nn.Linear(3, 3)), min_sparsity=1.5)
+    with pytest.raises(ValueError, match="mode"):
+        accelerate(nn.Sequential(nn.ReLU(), nn.Linear(3, 3)), mode="fast")
+
+
+def test_all_zero_rows_give_the_bias():
+    seq = nn.Sequential(nn.ReLU(), nn.Linear(16, 5))
+    fast = accelerate(seq, mode="sparse")
+    x = -torch.rand(3, 16)  # relu -> all zeros
+    with torch.inference_mode():
+        assert torch.equal(fast(x), seq[1].bias.detach().expand(3, 5))
+
+
+@pytest.mark.parametrize("kernel_size", [1, 3, 5])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_deep_cnn_convolutions_match_dense(kernel_size, batch):
+    torch.manual_seed(6)
+    dense = DeepCNN(3, 16, sparseinit.edge_of_chaos("crelu", 0.85), in_channels=3, kernel_size=kernel_size).eval()
+    fast = accelerate(dense, mode="sparse")
+    plan = {p.name: p.accelerated for p in acceleration_plan(fast)}
+    assert plan == {"layers.0": False, "layers.2": True, "layers.4": True, "layers.8": False}
+    x = torch.randn(batch, 3, 11, 9)
+    assert rel_error(fast, dense, x) <= RTOL
+    with torch.inference_mode():  # the hidden feature maps themselves, not only the pooled read-out
+        want, got = dense.layers[:5](x), fast.layers[:5](x)
+    assert float((got - want).abs().max() / want.abs().max()) <= RTOL
+    assert calls(fast) == {"sparse": 4, "dense": 0}
+
+
+@pytest.mark.parametrize("conv", [
+    lambda: nn.Conv2d(6, 10, (3, 1), padding=(1, 0)),
+    lambda: nn.Conv2d(6, 10, 3, padding=0),
+    lambda: nn.Conv2d(6, 10, 3, padding="same", bias=False),
+    lambda: nn.Conv2d(6, 10, (1, 5), padding=(0, 1)),
+])
+def test_conv_shapes_padding_and_bias(conv):
+    torch.manual_seed(7)
+    seq = nn.Sequential(sparseinit.activation("relu_tau", 0.5), conv()).eval()
+    fast = accelerate(seq, mode="sparse")
+    assert rel_error(fast, seq, torch.randn(2, 6, 8, 7)) <= RTOL
+    assert calls(fast)["sparse"] == 1
+
+
+def test_unsupported_convolutions_stay_dense_and_say_why():
+    seq = nn.Sequential(nn.ReLU(), nn.Conv2d(4, 4, 3, stride=2), nn.ReLU(), nn.Conv2d(4, 8, 3, groups=2),
+                        nn.ReLU(), nn.Conv2d(8, 8, 3, dilation=2, padding=2))
+    fast = accelerate(seq, mode="sparse")
+    reasons = [p.reason for p in acceleration_plan(fast)]
+    assert [p.accelerated for p in acceleration_plan(fast)] == [False, False, False]
+    assert "stride" in reasons[0] and "groups" in reasons[1] and "dilation" in reasons[2]
+    assert rel_error(fast, seq, torch.randn(1, 4, 16, 16)) <= RTOL
+    with pytest.raises(ValueError, match="stride"):
+        SparseInputConv2d(nn.Conv2d(4, 4, 3, stride=2))
+
+
+def test_plan_walks_nested_sequentials_and_zero_preserving_modules():
+    model = nn.Sequential(
+        nn.Linear(10, 12), nn.ReLU(), nn.Dropout(0.1), nn.Flatten(),
+        nn.Sequential(nn.Linear(12, 12), sparseinit.activation("crelu", 0.5, 1.0)),
+        nn.Linear(12, 12),  # follows the inner Sequential's last activation
+        nn.Tanh(), nn.Linear(12, 3),  # tanh is not sparsifying
+    )
+    plan = [(p.name, p.accelerated) for p in plan_layers(model)]
+    assert plan == [("0", False), ("4.0", True), ("5", True), ("7", False)]
+    fast = accelerate(model, mode="sparse")
+    assert isinstance(fast[4][0], SparseInputLinear) and isinstance(fast[5], SparseInputLinear)
+    assert rel_error(fast, model.eval(), torch.randn(4, 10)) <= RTOL
+
+
+def test_nothing_to_accelerate_returns_an_equivalent_model():
+    model = nn.Sequential(nn.Linear(5, 6), nn.Tanh(), nn.Linear(6, 2))
+    fast = accelerate(model)
+    assert [p.accelerated for p in acceleration_plan(fast)] == [False, False]
+    x = torch.randn(3, 5)
+    with torch.inference_mode():
+        assert torch.equal(fast(x), model(x))
+    assert acceleration_plan(model) == ()
+
+
+def test_layers_outside_a_sequential_are_reported_dense():
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+            self.body = nn.Sequential(nn.ReLU(), nn.Linear(4, 4))
+
+        def forward(self, x):
+            return self.body(self.fc(x))
+
+    plan = {p.name: (p.accelerated, p.reason) for p in plan_layers(Block())}
+    assert plan["fc"] == (False, "not inside an nn.Sequential")
+    assert plan["body.1"][0] is True
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_works_in_a_forked_child_after_use_in_the_parent():
+    import multiprocessing as mp
+
+    torch.manual_seed(9)
+    dense = mlp(ACTIVATIONS["relu"]).eval()
+    fast = accelerate(dense, mode="sparse")
+    x = torch.randn(1, 48)
+    fast(x)  # the parent's thread pool now exists
+    with mp.get_context("fork").Pool(1) as pool:
+        got = pool.apply_async(_forward, (fast, x)).get(timeout=60)
+    with torch.inference_mode():
+        want = dense(x)
+    assert float((got - want).abs().max() / want.abs().max()) <= RTOL
+
+
+def _forward(model, x):
+    torch.set_num_threads(2)
+    with torch.inference_mode():
+        return model(x).clone()
+
+
+def test_original_is_untouched_and_copy_is_inference_only():
+    model = DeepMLP(2, 32, sparseinit.edge_of_chaos("crelu", 0.85), in_features=16)
+    fast = accelerate(model)
+    assert model.training and all(p.requires_grad for p in model.parameters())
+    assert isinstance(model.layers[3], nn.Linear) and isinstance(fast.layers[3], SparseInputLinear)
+    assert not fast.training and not any(p.requires_grad for p in fast.parameters())
+    x = torch.randn(2, 16)
+    with torch.no_grad():
+        assert fast(x).shape == (2, 10)
+    with pytest.raises(RuntimeError, match="inference-only"):
+        fast.layers[3](torch.randn(2, 32, requires_grad=True))
