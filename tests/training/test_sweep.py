@@ -35,6 +35,34 @@ def test_grid_normalises_ignored_options(tmp_path):
     assert len({sweep.run_name(c) for c in configs}) == 10
 
 
+VARIANTS = """
+[base]
+dataset = "synthetic"
+model = "lenet5"
+[grid]
+seed = [0, 1]
+density = [0.01, 0.1]
+[[variant]]
+offset = "none"
+prune_method = "snip"
+[[variant]]
+offset = "dct"
+budget = "epl"
+rigl = true
+"""
+
+
+def test_variants_cross_the_grid_inside_it(tmp_path):
+    configs = sweep.load_grid(write(tmp_path, VARIANTS))
+    got = [(c.seed, c.density, c.offset, c.prune_method, c.rigl) for c in configs]
+    assert got == [(s, d, *v) for s in (0, 1) for d in (0.01, 0.1)
+                   for v in (("none", "snip", False), ("dct", "random", True))]
+    names = [sweep.run_name(c) for c in configs]
+    assert names[0].startswith("lenet5-synthetic-d0.01-snip-")
+    assert names[1].startswith("lenet5-synthetic-d0.01-dctps-epl-rigl-")
+    assert len(set(names)) == len(names)
+
+
 @pytest.mark.parametrize("text,match", [
     ('[base]\nlearning_rate = 0.1\n', "s.toml: unknown key 'learning_rate'; valid keys:"),
     ('[grid]\nlr = ["fast"]\n', "s.toml: lr must be float, got 'fast'"),
@@ -42,6 +70,9 @@ def test_grid_normalises_ignored_options(tmp_path):
     ('[runs]\nlr = 0.1\n', "unknown section 'runs'"),
     ('[base]\nlr = \n', "not valid TOML"),
     ('[base]\nlr = 0.1\n[grid]\nlr = [0.2]\n', "'lr' is in both"),
+    ('[grid]\nlr = [0.2]\n[[variant]]\nlr = 0.1\n', "'lr' is in both \\[grid\\] and a \\[\\[variant\\]\\]"),
+    ('[[variant]]\nlearning_rate = 0.1\n', "unknown key 'learning_rate'"),
+    ('variant = 3\n', "variants must be"),
 ])
 def test_bad_sweep_files(tmp_path, text, match):
     with pytest.raises(ValueError, match=match):

@@ -7,6 +7,13 @@
     activation = ["relu", "crelu"]
     sparsity = [0.5, 0.85]
     seed = [0, 1, 2]
+    [[variant]]                 # optional: each variant's options, crossed with the grid (inner loop)
+    m = 1.0
+    [[variant]]
+    slope = 0.9
+
+Variants name combinations that a product cannot (e.g. the methods of [C]: plain sparse with SNIP, DCTpS with
+EPL, DCTpS with RigL); the run order is the grid's (first key outermost), each grid point running every variant.
 
 Options an activation ignores are normalised away first (relu has s = 0.5; m/slope only clip crelu/cst), so
 the grid above trains relu once per seed, not once per sparsity. Run r goes to ``OUT/<name>-<hash>/``; a finished
@@ -37,7 +44,7 @@ from tqdm import tqdm
 from . import run_dir
 from .config import TrainConfig
 
-SECTIONS = ("base", "grid", "description")
+SECTIONS = ("base", "grid", "variant", "description")
 
 
 def load_grid(path: str | Path) -> list[TrainConfig]:
@@ -53,29 +60,42 @@ def load_grid(path: str | Path) -> list[TrainConfig]:
     unknown = sorted(set(spec) - set(SECTIONS))
     if unknown:
         raise ValueError(f"{where}: unknown section {unknown[0]!r}; use [base] and [grid]")
-    base, grid = spec.get("base", {}), spec.get("grid", {})
+    base, grid, variants = spec.get("base", {}), spec.get("grid", {}), spec.get("variant", [{}])
+    if not isinstance(variants, list) or not all(isinstance(v, dict) for v in variants) or not variants:
+        raise ValueError(f"{where}: variants must be [[variant]] tables")
     for key, values in grid.items():
         if not isinstance(values, list) or not values:
             raise ValueError(f"{where}: grid.{key} must be a non-empty list, got {values!r}")
     both = sorted(set(base) & set(grid))
     if both:
         raise ValueError(f"{where}: {both[0]!r} is in both [base] and [grid]")
-    unknown = sorted((set(base) | set(grid)) - {f.name for f in dataclasses.fields(TrainConfig)})
+    in_variants = set().union(*variants)
+    clash = sorted(in_variants & set(grid))
+    if clash:
+        raise ValueError(f"{where}: {clash[0]!r} is in both [grid] and a [[variant]]")
+    unknown = sorted((set(base) | set(grid) | in_variants) - {f.name for f in dataclasses.fields(TrainConfig)})
     if unknown:  # typos before any expansion
         TrainConfig.from_dict({unknown[0]: None}, where)
     configs, seen = [], set()
     for combo in itertools.product(*grid.values()):
-        options = {**base, **dict(zip(grid, combo, strict=True))}
-        config = TrainConfig.from_dict(options, where, drop_ignored=True).normalised()
-        if config.key() not in seen:
-            seen.add(config.key())
-            configs.append(config)
+        for variant in variants:
+            options = {**base, **variant, **dict(zip(grid, combo, strict=True))}
+            config = TrainConfig.from_dict(options, where, drop_ignored=True).normalised()
+            if config.key() not in seen:
+                seen.add(config.key())
+                configs.append(config)
     return configs
 
 
 def run_name(config: TrainConfig) -> str:
-    """A readable folder name: the activation's options, the seed and the config's hash."""
-    parts = [config.activation]
+    """A readable folder name: the model and its weight sparsity ([C] runs), the activation's options, the seed
+    and the config's hash."""
+    parts = [] if config.model in ("mlp", "cnn") else [config.model, config.dataset]
+    if config.density is not None:
+        method = "dctps" if config.offset == "dct" else config.prune_method
+        parts += [f"d{config.density:g}", method, *([config.budget] if config.budget else []),
+                  *(["rigl"] if config.rigl else [])]
+    parts.append(config.activation)
     if config.activation != "relu":
         parts.append(f"s{config.sparsity:g}")
     if config.m is not None:
@@ -100,10 +120,16 @@ def _one(config: TrainConfig, folder: str, threads: int) -> dict[str, Any]:
         return {"status": "failed", "error": f"{type(err).__name__}: {err}", "key": config.key()}
 
 
-def sweep(config_path: str | Path, out: str | Path, *, workers: int = 1, progress: bool = True) -> list[dict]:
-    """Run (or finish) every run of the sweep file into ``out``; returns their summaries in grid order."""
+def sweep(config_path: str | Path, out: str | Path, *, workers: int = 1, threads: int | None = None,
+          progress: bool = True) -> list[dict]:
+    """Run (or finish) every run of the sweep file into ``out``; returns their summaries in grid order.
+
+    ``threads``: torch threads per run (default: the machine's cores shared among the workers).
+    """
     if not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
     configs = load_grid(config_path)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -113,7 +139,7 @@ def sweep(config_path: str | Path, out: str | Path, *, workers: int = 1, progres
                          "choose another --out")
     if not copy.exists():
         shutil.copyfile(config_path, copy)
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = threads or max(1, (os.cpu_count() or 1) // workers)
     folders = [str(out / run_name(c)) for c in configs]
     results: dict[int, dict] = {}
     todo = []
