@@ -151,7 +151,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
 def _cmd_sweep(args: argparse.Namespace) -> None:
     from .training.sweep import sweep
 
-    summaries = sweep(args.config, args.out, workers=args.workers, progress=True)
+    summaries = sweep(args.config, args.out, workers=args.workers, threads=args.threads, progress=True)
     counts = {status: sum(s.get("status") == status for s in summaries) for status in ("ok", "diverged", "failed")}
     print(f"{len(summaries)} runs in {args.out}: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
     print(f"next: sparseinit report {args.out}")
@@ -218,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", help="sweep file (TOML with [base] and [grid]; see experiments/)")
     p.add_argument("--out", required=True, help="sweep folder")
     p.add_argument("--workers", type=int, default=1, help="runs in parallel (default 1)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads per run (default: the cores shared among the workers)")
     p.set_defaults(func=_cmd_sweep)
 
     p = sub.add_parser("report", help="table and plots of the runs in a folder",
