@@ -117,3 +117,38 @@ def test_report_errors(tmp_path):
         report.report(tmp_path)
     with pytest.raises(ValueError, match="is not a folder of runs"):
         report.report(tmp_path / "missing")
+
+
+def _fake_run(folder, identity, accuracy, stored):
+    import json
+
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps({"identity": identity}))
+    (folder / "summary.json").write_text(json.dumps({"status": "ok", "test_accuracy": accuracy,
+                                                     "train_sparsity": 0.5, "test_sparsity": 0.5,
+                                                     "stored_bytes": stored}))
+
+
+def test_report_pivots_c_runs_by_method_and_density(tmp_path):
+    base = {"dataset": "mnist", "model": "lenet5", "activation": "relu", "sparsity": 0.5, "width_multiplier": 1.0,
+            "offset": "dct", "budget": None,
+            "prune_method": "random", "rigl": False, "density": None}
+    runs = [({}, [98.0, 97.0], 4096), ({"density": 0.01, "offset": "none", "prune_method": "snip"}, [60.0, 70.0], 512),
+            ({"density": 0.01, "budget": "epl"}, [90.0, 92.0], 600),
+            ({"density": 0.1, "budget": "epl", "rigl": True}, [95.0, 95.0], 2048)]
+    for i, (change, accs, stored) in enumerate(runs):
+        for seed, acc in enumerate(accs):
+            _fake_run(tmp_path / f"r{i}s{seed}", {**base, **change, "seed": seed}, acc, stored)
+    assert [report.method_label({**base, **c}) for c, _, _ in runs] == [
+        "dense", "snip", "DCTpS (epl)", "DCTpS+RigL (epl)"]
+    paths = report.report(tmp_path)
+    table = paths["density_table"].read_text().splitlines()
+    assert "### mnist / lenet5" in table
+    header = next(line for line in table if line.startswith("| method"))
+    assert header == "| method | d = 0.1 | d = 0.01 |"
+    snip = next(line for line in table if line.startswith("| snip |"))
+    std = (2 * 5.0**2) ** 0.5  # sample std of 60 and 70
+    assert snip == f"| snip | – | 65.00 ± {std:.2f} (2) · 0.5 KiB |"
+    dense = next(line for line in table if line.startswith("| dense |"))
+    assert dense.count("97.50 ± 0.71 (2) · 4.0 KiB") == 2
+    assert paths["accuracy_density"].stat().st_size > 5000

@@ -2,7 +2,9 @@
 
 ``report(folder)`` reads every ``summary.json`` (and its ``config.json``) below ``folder``, groups runs that
 differ only in their seed, and writes ``table.md``, ``accuracy_vs_sparsity.png`` and ``curves.png`` into
-``folder`` (derived files: regenerated, never the runs themselves).
+``folder`` (derived files: regenerated, never the runs themselves). Where runs have a trainable-weight density
+([C]), it also writes ``density_table.md`` (method × density, [C] Table style, with stored bytes) and
+``accuracy_vs_density.png``.
 """
 
 from __future__ import annotations
@@ -53,6 +55,81 @@ def aggregate(runs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[st
         })
     rows.sort(key=lambda r: tuple(str(r["identity"].get(k)) for k in ("activation", *varying)))
     return rows, varying
+
+
+def method_label(identity: dict[str, Any]) -> str:
+    """How a [C] run chose its trainable weights: ``dense``, ``snip``, ``random (erk)``, ``DCTpS+RigL (epl)``…"""
+    if identity.get("density") is None:
+        return "dense"
+    dct = identity.get("offset") == "dct"
+    name = "DCTpS" if dct else str(identity.get("prune_method"))
+    if dct and identity.get("prune_method") != "random":
+        name += f" {identity.get('prune_method')}"
+    if identity.get("rigl"):
+        name += "+RigL"
+    budget = identity.get("budget")
+    return f"{name} ({budget})" if budget and budget != "global" else name
+
+
+def _density_groups(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[float | None, dict]]]:
+    """{dataset/model: {method: {density: row}}} for runs with a density, plus their dense references."""
+    groups: dict[str, dict[str, dict]] = defaultdict(lambda: defaultdict(dict))
+    for row in rows:
+        ident = row["identity"]
+        where = f"{ident.get('dataset')} / {ident.get('model')}"
+        if ident.get("width_multiplier", 1.0) != 1.0:
+            where += f" ×{_fmt(ident['width_multiplier'])}"
+        groups[where][method_label(ident)][ident.get("density")] = row
+    return {k: v for k, v in groups.items() if any(d is not None for m in v.values() for d in m)}
+
+
+def density_markdown(rows: list[dict[str, Any]]) -> str:
+    """Test accuracy (mean ± std over seeds) per method and density, one table per data set and model, with the
+    stored size of the trained model (values + indices + α + biases; D regenerated) under each density."""
+    out = []
+    for where, methods in sorted(_density_groups(rows).items()):
+        densities = sorted({d for m in methods.values() for d in m if d is not None}, reverse=True)
+        head = ["method", *[f"d = {d:g}" for d in densities]]
+        out += [f"### {where}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        order = sorted(methods, key=lambda m: (m != "dense", m.startswith("DCTpS"), m))
+        for method in order:
+            cells = []
+            for d in densities:
+                row = methods[method].get(d) or methods[method].get(None)
+                if row is None:
+                    cells.append("–")
+                    continue
+                mean, std = row["test_accuracy"]
+                stored = statistics.fmean(r["summary"].get("stored_bytes", float("nan")) for r in row["runs"])
+                cells.append(f"{mean:.2f} ± {std:.2f} ({row['seeds']}) · {stored / 1024:.1f} KiB")
+            out.append(f"| {method} | " + " | ".join(cells) + " |")
+        out.append("")
+    out.append("Cells: test accuracy % mean ± std (seeds) · stored size of the model's conv/linear state. "
+               "The dense row repeats its one value in every column.")
+    return "\n".join(out) + "\n"
+
+
+def _plot_density(rows: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    from ..figures import save_figure
+
+    groups = _density_groups(rows)
+    fig, axes = plt.subplots(1, len(groups), figsize=(6 * len(groups), 4.5), squeeze=False)
+    for ax, (where, methods) in zip(axes[0], sorted(groups.items()), strict=True):
+        for method, by_density in sorted(methods.items()):
+            if method == "dense":
+                mean, _ = by_density[None]["test_accuracy"]
+                ax.axhline(mean, color="black", linestyle="--", label="dense")
+                continue
+            points = sorted((d, *row["test_accuracy"]) for d, row in by_density.items())
+            xs, ms, ss = zip(*points, strict=True)
+            style = "-" if method.startswith("DCTpS") else ":"
+            ax.errorbar(xs, ms, yerr=ss, marker="o", capsize=3, linestyle=style, label=method)
+        ax.set(xscale="log", xlabel="trainable weight density", ylabel="test accuracy (%)", title=where)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    save_figure(fig, path)
 
 
 def _fmt(value: Any) -> str:
@@ -121,4 +198,9 @@ def report(folder: str | Path) -> dict[str, Path]:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=6)
     save_figure(fig, paths["curves"])
+    if _density_groups(rows):
+        paths["density_table"] = folder / "density_table.md"
+        paths["density_table"].write_text(density_markdown(rows))
+        paths["accuracy_density"] = folder / "accuracy_vs_density.png"
+        _plot_density(rows, paths["accuracy_density"])
     return paths
