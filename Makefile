@@ -36,7 +36,7 @@ demo: $(STAMP)
 	@echo "demo figures: out/maps.png and out/propagation.png"
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks experiments
 	$(BIN)/pytest -q
 
 bench: $(STAMP)
