@@ -27,7 +27,8 @@ def count(model):
 
 def test_standard_parameter_counts():
     assert count(LeNet300100()) == 784 * 300 + 300 + 300 * 100 + 100 + 100 * 10 + 10
-    assert count(LeNet5()) == (6 * 25 + 6) + (16 * 6 * 25 + 16) + (120 * 16 * 25 + 120) + (120 * 84 + 84) + 850
+    # LeNet-5: convolutions without bias, each followed by BatchNorm (weight and bias per channel)
+    assert count(LeNet5()) == (6 * 25 + 12) + (16 * 6 * 25 + 32) + (120 * 16 * 25 + 240) + (120 * 84 + 84) + 850
     assert count(ResNet20()) == 269_722  # He et al. 2016: 0.27M
     assert count(ResNet18()) == 11_173_962  # the usual CIFAR ResNet-18
     channels = [3, 64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512]
@@ -105,4 +106,4 @@ def test_bad_arguments():
         ResNet18(width=0)
     with pytest.raises(ValueError, match="num_classes must be an integer >= 1"):
         LeNet5(num_classes=0)
-    assert LeNet5(image_size=8)(torch.randn(1, 1, 8, 8)).shape == (1, 10)  # small inputs are padded to 32
+    assert LeNet5(image_size=8)(torch.randn(2, 1, 8, 8)).shape == (2, 10)  # small inputs are padded to 32

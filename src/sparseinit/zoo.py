@@ -1,7 +1,8 @@
 """The networks of [C]'s experiments (§5), dense, ready for :func:`sparseinit.sparsify`.
 
     LeNet300100   Flatten → 784-300-100-C MLP with ReLU (LeCun et al. 1998)
-    LeNet5        conv5(6) → ReLU → avgpool2 → conv5(16) → ReLU → avgpool2 → conv5(120) → ReLU → fc 84 → fc C
+    LeNet5        conv5(6) → BN → ReLU → avgpool2 → conv5(16) → BN → ReLU → avgpool2 → conv5(120) → BN → ReLU →
+                  fc 84 → fc C
                   ([C]'s variant: a third 5×5 convolution in place of the first fully connected layer; inputs
                   smaller than 32×32 are zero-padded to 32 by the first convolution — by 2 for 28×28 MNIST, as in
                   LeNet-5 — so its output is 1×1×120)
@@ -80,7 +81,13 @@ class LeNet300100(nn.Module):
 
 
 class LeNet5(nn.Module):
-    """LeNet-5 as in [C]: three 5×5 convolutions (6, 16, 120) with ReLU and 2×2 average pools, then 84 → classes."""
+    """LeNet-5 as in [C]: three 5×5 convolutions (6, 16, 120), each without bias and followed by BatchNorm and ReLU,
+    2×2 average pools after the first two, then 84 → classes.
+
+    Convolutions without bias followed by BatchNorm are [C]'s convention for its reference models (SPEC §4); it
+    matters for DCTpS, whose fixed offset's first row is the patch average: on non-negative inputs (pixels,
+    ReLU outputs) it amplifies the mean by up to √(patch size) per layer, which BatchNorm removes.
+    """
 
     def __init__(self, in_channels: int = 1, num_classes: int = 10, image_size: int = 28) -> None:
         super().__init__()
@@ -90,9 +97,9 @@ class LeNet5(nn.Module):
         size = ((size - 4) // 2 - 4) // 2 - 4  # conv5, pool2, conv5, pool2, conv5: 1 for inputs up to 32
         self.input_shape = (in_channels, image_size, image_size)
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, 6, 5, padding=pad), nn.ReLU(), nn.AvgPool2d(2),
-            nn.Conv2d(6, 16, 5), nn.ReLU(), nn.AvgPool2d(2),
-            nn.Conv2d(16, 120, 5), nn.ReLU())
+            nn.Conv2d(in_channels, 6, 5, padding=pad, bias=False), nn.BatchNorm2d(6), nn.ReLU(), nn.AvgPool2d(2),
+            nn.Conv2d(6, 16, 5, bias=False), nn.BatchNorm2d(16), nn.ReLU(), nn.AvgPool2d(2),
+            nn.Conv2d(16, 120, 5, bias=False), nn.BatchNorm2d(120), nn.ReLU())
         self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(120 * size * size, 84), nn.ReLU(),
                                         nn.Linear(84, num_classes))
         kaiming_init_(self)
