@@ -33,7 +33,9 @@ demo: $(STAMP)
 	$(BIN)/sparseinit maps --activation relu_tau st crelu cst --sparsity 0.85 --out out/maps.png --overwrite
 	$(BIN)/sparseinit propagate --activation relu_tau crelu --sparsity 0.85 --depth 100 --width 1000 \
 		--out out/propagation.png --overwrite
-	@echo "demo figures: out/maps.png and out/propagation.png"
+	$(BIN)/sparseinit train --out out/lenet5-dctps-1e-3 --resume --model lenet5 --dataset mnist --density 1e-3 \
+		--offset dct --budget epl --optimizer adam --lr 1e-2 --schedule cosine --epochs 1
+	@echo "demo figures: out/maps.png and out/propagation.png; a DCTpS LeNet-5 (0.1% trainable weights): out/lenet5-dctps-1e-3"
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks experiments
