@@ -38,6 +38,11 @@ from .acceleration import SparseInputConv2d, SparseInputLinear, plan_layers
 __all__ = ["CostReport", "LayerCost", "cost"]
 
 
+def _saving(dense: int, sparse: int) -> float:
+    """dense / sparse (inf when the sparse path costs nothing)."""
+    return dense / sparse if sparse else float("inf")
+
+
 @dataclass(frozen=True)
 class LayerCost:
     """One layer's multiply-adds and bytes moved on the example input, dense and on the sparse path."""
@@ -56,11 +61,11 @@ class LayerCost:
     @property
     def mac_saving(self) -> float:
         """dense / sparse multiply-adds (inf when the sparse path does none)."""
-        return self.dense_macs / self.sparse_macs if self.sparse_macs else float("inf")
+        return _saving(self.dense_macs, self.sparse_macs)
 
     @property
     def byte_saving(self) -> float:
-        return self.dense_bytes / self.sparse_bytes if self.sparse_bytes else float("inf")
+        return _saving(self.dense_bytes, self.sparse_bytes)
 
     def to_dict(self) -> dict:
         return {**asdict(self), "mac_saving": self.mac_saving, "byte_saving": self.byte_saving}
@@ -90,11 +95,11 @@ class CostReport:
 
     @property
     def mac_saving(self) -> float:
-        return self.dense_macs / self.sparse_macs if self.sparse_macs else float("inf")
+        return _saving(self.dense_macs, self.sparse_macs)
 
     @property
     def byte_saving(self) -> float:
-        return self.dense_bytes / self.sparse_bytes if self.sparse_bytes else float("inf")
+        return _saving(self.dense_bytes, self.sparse_bytes)
 
     def totals(self) -> dict:
         return {"dense_macs": self.dense_macs, "sparse_macs": self.sparse_macs, "dense_bytes": self.dense_bytes,
