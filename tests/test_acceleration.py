@@ -58,7 +58,7 @@ def mlp(act, widths=(48, 96, 80, 7)) -> nn.Sequential:
 
 
 @pytest.mark.parametrize("name", list(ACTIVATIONS))
-@pytest.mark.parametrize("batch", [1, 5, 40])  # 1 and 5: split-inputs kernel; 40: column-tiles kernel
+@pytest.mark.parametrize("batch", [1, 5, 40])  # 1 and 5: split-inputs kernel; 40: CSR-panels kernel
 def test_every_activation_matches_dense(name, batch):
     torch.manual_seed(1)
     dense = mlp(ACTIVATIONS[name]).eval()
@@ -122,6 +122,50 @@ def test_low_sparsity_falls_back_to_dense():
     high = accelerate(sparse_seq)
     assert rel_error(high, sparse_seq, torch.randn(1, 64)) <= RTOL
     assert calls(high) == {"sparse": 1, "dense": 0}
+
+
+@pytest.mark.parametrize("kblock,chunk,threads", [(16, 16, 1), (16, 48, 3), (64, 2048, 2), (7, 100, 2)])
+def test_csr_panels_kernel_against_a_float64_reference(kblock, chunk, threads):
+    """Panels that do not divide the inputs, chunks that do not divide the outputs, groups of 4 that straddle
+    panels, rows with 0–3 non-zeros (the tail loop) and more threads than chunks."""
+    import numpy as np
+
+    from sparseinit import _kernels
+
+    gen = np.random.default_rng(0)
+    x = gen.standard_normal((23, 150)).astype(np.float32)
+    x[gen.random(x.shape) < 0.8] = 0.0
+    x[0] = 0.0
+    x[1, 3:] = 0.0
+    x[2, :] = 0.0
+    x[2, [5, 70, 149]] = 1.5
+    wt = gen.standard_normal((150, 100)).astype(np.float32)
+    bias = gen.standard_normal(100).astype(np.float32)
+    out = np.full((23, 100), np.nan, np.float32)
+    _kernels.linear_csr_panels(x, wt, bias, out, threads, kblock, chunk)
+    want = bias.astype(np.float64) + x.astype(np.float64) @ wt.astype(np.float64)
+    assert np.abs(out - want).max() / np.abs(want).max() <= RTOL
+
+
+def test_dense_fallback_at_many_rows_is_transposed_and_chains():
+    """From TRANSPOSED_DENSE_MIN_ROWS rows the fallback returns a column-major view; the next layer reads it
+    (zero count included) and the result still matches dense, on both paths of that next layer."""
+    from sparseinit.acceleration import TRANSPOSED_DENSE_MIN_ROWS
+
+    torch.manual_seed(6)
+    seq = nn.Sequential(nn.ReLU(), nn.Linear(64, 48), sparseinit.activation("st", 2.0), nn.Linear(48, 16))
+    fast = accelerate(seq, min_sparsity=0.9)
+    x = torch.randn(TRANSPOSED_DENSE_MIN_ROWS + 8, 64)  # relu: ~50% zeros < 0.9 -> dense; st_2: ~95% -> sparse
+    assert rel_error(fast, seq, x) <= RTOL
+    assert fast[1].calls == {"sparse": 0, "dense": 1} and fast[3].calls == {"sparse": 1, "dense": 0}
+    with torch.inference_mode():
+        hidden = fast[:2](x)
+    assert hidden.t().is_contiguous() and not hidden.is_contiguous()
+    dense_both = accelerate(seq, mode="dense")
+    assert rel_error(dense_both, seq, x) <= RTOL
+    for batch in (1, TRANSPOSED_DENSE_MIN_ROWS - 1):  # few rows: the plain addmm, a contiguous output
+        with torch.inference_mode():
+            assert fast[:2](torch.randn(batch, 64)).is_contiguous()
 
 
 def test_min_sparsity_floor_and_threshold():

@@ -56,6 +56,8 @@ __all__ = [
     "CONV_MIN_CHANNELS",
     "LINEAR_BREAK_EVEN",
     "MODES",
+    "SPLIT_INPUTS_MAX_ROWS",
+    "TRANSPOSED_DENSE_MIN_ROWS",
     "LayerPlan",
     "SparseInputConv2d",
     "SparseInputLinear",
@@ -71,6 +73,10 @@ __all__ = [
 # use the last value.
 LINEAR_BREAK_EVEN: tuple[tuple[int, float], ...] = ((16, 0.0), (64, 0.65), (2**62, 0.8))
 CONV_BREAK_EVEN: tuple[tuple[int, float], ...] = ((2**62, 0.8),)  # rows = batch · H · W
+# batch rows up to which the linear kernel splits the inputs among threads (above: CSR rows against Wᵀ panels)
+SPLIT_INPUTS_MAX_ROWS = 8
+# batch rows from which the linear dense fallback runs transposed (SparseInputLinear's docstring says why)
+TRANSPOSED_DENSE_MIN_ROWS = 32
 # below this many output channels the scatter's inner loop is too short to beat mkldnn: the conv stays dense
 CONV_MIN_CHANNELS = 32
 
@@ -103,6 +109,8 @@ def _zero_fraction(x: torch.Tensor) -> float:
 
         if x.is_contiguous():
             return 1.0 - _kernels.count_nonzero(x.detach().numpy()) / n
+        if x.dim() == 2 and x.t().is_contiguous():  # the dense fallback's transposed output (see below)
+            return 1.0 - _kernels.count_nonzero(x.detach().t().numpy()) / n
         if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last):
             return 1.0 - _kernels.count_nonzero(x.detach().permute(0, 2, 3, 1).numpy()) / n
     return 1.0 - torch.count_nonzero(x).item() / n
@@ -145,8 +153,18 @@ class SparseInputLinear(_SparseInput):
     """Inference-only nn.Linear that reads only the weights of its input's non-zeros.
 
     Stores ``weight_t`` = Wᵀ (in_features × out_features, contiguous) and ``bias``; y = b + Σ_{x_i ≠ 0} x_i Wᵀ[i, :].
-    Batch rows ≤ 8 use :func:`~sparseinit._kernels.linear_split_inputs`, larger batches
-    :func:`~sparseinit._kernels.linear_column_tiles`; the dense fallback is ``torch.addmm(b, x, Wᵀ)``.
+    Batch rows ≤ :data:`SPLIT_INPUTS_MAX_ROWS` use :func:`~sparseinit._kernels.linear_split_inputs`, larger
+    batches :func:`~sparseinit._kernels.linear_csr_panels`.
+
+    The dense fallback must be as fast as ``nn.Linear`` on the original W (out × in), which MKL multiplies as
+    x·Wᵀ with a transposed operand. ``torch.addmm(b, x, Wᵀ)`` on our contiguous Wᵀ is another MKL path, ~10%
+    slower at batch 64; the same product computed transposed, yᵀ = b 1ᵀ + (Wᵀ)ᵀ xᵀ, i.e.
+    ``torch.addmm(b[:, None], Wᵀ.t(), x.t()).t()``, hands MKL exactly nn.Linear's operands (W as a transposed
+    view of Wᵀ) and matches its time. It returns yᵀ's transpose: a (rows, out) view that is column-major, which
+    the next accelerated layer reads without a copy (elementwise activations keep the layout; the zero count reads
+    the storage directly). MKL is slow on that form for a handful of rows (batch 2–8: 4–20× slower), so
+    below :data:`TRANSPOSED_DENSE_MIN_ROWS` rows the fallback is ``torch.addmm(b, x, Wᵀ)``, within noise of
+    nn.Linear there.
     """
 
     def __init__(self, linear: nn.Linear, min_sparsity: float = 0.5, mode: str = "auto") -> None:
@@ -175,19 +193,21 @@ class SparseInputLinear(_SparseInput):
         x2 = x.reshape(-1, self.in_features)
         rows = x2.shape[0]
         if x2.dtype != self.weight_t.dtype or not self._use_sparse(x2, rows):
-            return torch.addmm(self.bias, x2, self.weight_t).reshape(*lead, self.out_features)
+            if rows >= TRANSPOSED_DENSE_MIN_ROWS:
+                y = torch.addmm(self.bias[:, None], self.weight_t.t(), x2.t()).t()
+            else:
+                y = torch.addmm(self.bias, x2, self.weight_t)
+            return y.reshape(*lead, self.out_features)
         from . import _kernels
 
         x2 = x2.detach().contiguous()
         out = torch.empty(rows, self.out_features, dtype=x2.dtype)
         xn, wt, b, on = x2.numpy(), self.weight_t.numpy(), self.bias.numpy(), out.numpy()
         threads = _threads()
-        if rows <= 8:
+        if rows <= SPLIT_INPUTS_MAX_ROWS:
             _kernels.linear_split_inputs(xn, wt, b, on, threads)
         else:
-            # output tile of rows × tile floats ≈ 256 KiB (half the L2 of one core), at least 64 columns
-            tile = max(64, min(self.out_features, (65536 // rows) // 16 * 16))
-            _kernels.linear_column_tiles(xn, wt, b, on, tile, threads)
+            _kernels.linear_csr_panels(xn, wt, b, on, threads)
         return out.reshape(*lead, self.out_features)
 
 
