@@ -196,7 +196,8 @@ def report(folder: str | Path) -> dict[str, Path]:
         ax.plot(range(1, n + 1), curve, marker=".", label=label)
     ax.set(xlabel="epoch", ylabel="validation accuracy (%)", title="training curves (mean over seeds)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=6)
+    if ax.lines:
+        ax.legend(fontsize=6)
     save_figure(fig, paths["curves"])
     if _density_groups(rows):
         paths["density_table"] = folder / "density_table.md"
