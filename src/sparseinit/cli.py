@@ -165,6 +165,48 @@ def _cmd_report(args: argparse.Namespace) -> None:
     print("wrote " + ", ".join(str(p) for p in paths.values()))
 
 
+def _cmd_bench_dctps(args: argparse.Namespace) -> None:
+    from .layers.dctps_benchmark import benchmark_dctps, dctps_table, write_dctps_results
+
+    outs = {key: _writable(path, args.overwrite) if path else None
+            for key, path in (("json_path", args.json), ("markdown_path", args.markdown), ("plot_path", args.plot))}
+    result = benchmark_dctps(args.widths, args.densities, args.batches, args.train_batches, reps=args.reps,
+                             warmup=args.warmup, threads=args.threads, seed=args.seed,
+                             progress=lambda msg: print(msg, file=sys.stderr, flush=True))
+    print(dctps_table(result["rows"]), end="")
+    command = "sparseinit " + " ".join(args.argv) if getattr(args, "argv", None) else None
+    for path in write_dctps_results(result, command=command, **outs):
+        print(f"wrote {path}")
+
+
+def _add_bench(sub: argparse._SubParsersAction) -> None:
+    """``sparseinit bench WHAT``: speed measurements, one sub-command per benchmark."""
+    p = sub.add_parser("bench", help="speed benchmarks (dctps)",
+                       description="Speed benchmarks; every one is a library function (see its help).")
+    bench_sub = p.add_subparsers(dest="bench_what", required=True, metavar="WHAT")
+
+    q = bench_sub.add_parser(
+        "dctps", help="fast DCTpS (FFT + CSR) against dense nn.Linear and the dense-kernel DCTpS",
+        description="Time a dense nn.Linear, the dense-kernel DCTpSLinear, the fast DCTpSLinear and the compact "
+                    "layer of one shape side by side (sparseinit.layers.dctps_benchmark.benchmark_dctps); print "
+                    "the table and optionally write JSON, a markdown page and a plot.")
+    q.add_argument("--widths", type=int, nargs="+", default=[4096], help="layer widths n (n × n; default 4096)")
+    q.add_argument("--densities", type=float, nargs="+", default=[1e-1, 1e-2, 1e-3],
+                   help="densities of S in (0, 1] (default 1e-1 1e-2 1e-3)")
+    q.add_argument("--batches", type=int, nargs="+", default=[1, 64], help="forward batches (default 1 64)")
+    q.add_argument("--train-batches", type=int, nargs="*", default=[128],
+                   help="forward+backward batches (default 128; none to skip)")
+    q.add_argument("--reps", type=int, default=20, help="timed repetitions, medians reported (default 20)")
+    q.add_argument("--warmup", type=int, default=3, help="untimed calls first (default 3)")
+    q.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    q.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    q.add_argument("--json", help="write every row, the config and the environment as JSON here")
+    q.add_argument("--markdown", help="write the results page (table, targets, command, compute) here")
+    q.add_argument("--plot", help="write the speed-up vs density plot here")
+    q.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    q.set_defaults(func=_cmd_bench_dctps)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``sparseinit`` command."""
     parser = argparse.ArgumentParser(
@@ -228,6 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "accuracy_vs_sparsity.png and curves.png into FOLDER.")
     p.add_argument("folder", help="a sweep folder (or any folder holding run folders)")
     p.set_defaults(func=_cmd_report)
+
+    _add_bench(sub)
     return parser
 
 
@@ -235,6 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sparseinit`` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args.func(args)
     except ValueError as err:

@@ -96,3 +96,14 @@ def test_bad_input():
         CompactDCTpSLinear(4, 4, torch.tensor([0, 16]))
     with pytest.raises(ValueError, match="in_features must be an integer >= 1"):
         CompactDCTpSLinear(0, 4, torch.tensor([0]))
+
+
+def test_reloaded_in_inference_mode_then_training():
+    compact = CompactDCTpSLinear.from_masked(_trained_layer(20, 10, 0.3))
+    compact.path = "fast"
+    compact.load_state_dict(compact.state_dict())  # indices copied in place: the structure is rebuilt
+    x = torch.randn(3, 20)
+    with torch.inference_mode():
+        compact(x)
+    compact(x).sum().backward()
+    assert compact.values.grad is not None

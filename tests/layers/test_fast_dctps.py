@@ -115,3 +115,14 @@ def test_sparsify_and_train_step_through_the_fast_path():
         torch.nn.functional.cross_entropy(model(x), y).backward()
         opt.step()
     assert not layer.weight[~layer.mask].any() and layer.weight[layer.mask].abs().min() > 0
+
+
+def test_first_call_in_inference_mode_then_training():
+    layer = DCTpSLinear(40, 30, density=0.2, path="fast")
+    x = torch.randn(3, 40)
+    with torch.inference_mode():
+        expected = layer(x)
+    y = layer(x)
+    y.sum().backward()
+    torch.testing.assert_close(y.detach(), expected)
+    assert layer.weight.grad is not None

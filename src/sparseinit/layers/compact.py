@@ -105,7 +105,8 @@ class CompactDCTpSLinear(nn.Module):
         """S's support as CSR index arrays, rebuilt if ``indices`` changed (loading a state_dict, ``to``)."""
         key = self._key()
         if not key or self._csr is None or self._csr[0] != key:
-            structure = CSRStructure.from_flat(self.indices, self.out_features, self.in_features)
+            with torch.inference_mode(False):  # built in inference mode, it could not be saved for backward later
+                structure = CSRStructure.from_flat(self.indices, self.out_features, self.in_features)
             if not key:
                 return structure
             self._csr = (key, structure)

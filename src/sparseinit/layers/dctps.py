@@ -63,7 +63,8 @@ class _Offset:
         except RuntimeError:  # an inference tensor has no version counter: no caching
             key = None
         if key is None or self._csr is None or self._csr[0] != key:
-            built = (self._build_structure(), torch.flatten(mask).nonzero().squeeze(1))
+            with torch.inference_mode(False):  # built in inference mode, it could not be saved for backward later
+                built = (self._build_structure(), torch.flatten(mask).nonzero().squeeze(1))
             if key is None:
                 return built
             self._csr = (key, *built)
@@ -83,7 +84,8 @@ class _Offset:
         if self.path == "fast":
             return True
         n_out, n_in = self.weight.shape[0], self.weight[0].numel()
-        return dctps_path(n_out, n_in, self.nnz, rows, **kw) == "fast"  # type: ignore[attr-defined]
+        nnz = self._support()[1].numel()  # cached: self.nnz would sum the whole mask on every call
+        return dctps_path(n_out, n_in, nnz, rows, **kw) == "fast"
 
     def _fast_supported(self) -> bool:
         return self.weight.dtype in (torch.float32, torch.float64)

@@ -28,7 +28,7 @@ PATHS = ("auto", "fast", "dense")
 
 # Cost model (seconds), rates measured with benchmarks/dctps_speed.py on the project CPU, 2 threads, float32.
 _OVERHEAD_S = 60e-6  # fixed cost of the fast path's ~10 small ops
-_BUILD_S = 0.45e-9  # per kernel entry: α·D + W ⊙ M (three passes over n_in·n_out floats)
+_BUILD_S = 1e-9  # per kernel entry: α·D + W ⊙ M (three passes and fresh n_in·n_out buffers; ~6 ns at 4096²)
 _GEMM_MAC_S = 1 / 60e9  # per multiply-add of a dense GEMM
 _GEMV_ENTRY_S = 0.18e-9  # per kernel entry of a batch-1 product (memory bound: the kernel is read once)
 _SPARSE_S = 1 / 1.5e9  # per nonzero, once per product (gathering the values, the CSR arrays)
