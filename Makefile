@@ -44,6 +44,8 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/theory_throughput.py
 	$(BIN)/python benchmarks/activation_overhead.py
+	$(BIN)/sparseinit bench activations --json out/speed/activations.json --markdown out/speed/activations.md \
+		--plot out/speed/activations.png --overwrite
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache

@@ -20,106 +20,26 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
 import warnings
-from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from sparseinit.acceleration import SparseInputConv2d, SparseInputLinear, activations_table, benchmark_activations
+from sparseinit.acceleration import (
+    SparseInputConv2d,
+    SparseInputLinear,
+    activation_targets,
+    activations_table,
+    benchmark_activations,
+    run_environment,
+    write_activations_results,
+)
 
 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-
-TARGETS = [  # (part, batch, target sparsity, minimum speed-up) from issue 5 §1
-    ("hidden", 1, 0.85, 5.0), ("hidden", 1, 0.9, 7.0), ("hidden", 64, 0.9, 2.0),
-    ("model", 1, 0.85, 5.0), ("model", 1, 0.9, 7.0), ("model", 64, 0.9, 2.0),
-]
-
-
-def check_targets(rows: list[dict]) -> list[dict]:
-    out = []
-    for part, batch, s, minimum in TARGETS:
-        for r in rows:
-            if r["part"] == part and r["batch"] == batch and abs(r["target_sparsity"] - s) < 1e-9:
-                out.append({"part": part, "batch": batch, "sparsity": s, "target": minimum,
-                            "speedup": r["speedup"], "ideal": r["ideal"], "met": r["speedup"] >= minimum})
-    for r in rows:  # never slower than dense by more than 5% at <= 50% sparsity
-        if r["target_sparsity"] <= 0.5:
-            out.append({"part": r["part"], "batch": r["batch"], "sparsity": r["target_sparsity"],
-                        "target": 0.95, "speedup": r["speedup"], "ideal": r["ideal"], "met": r["speedup"] >= 0.95})
-    return out
-
-
-def markdown(rows: list[dict], targets: list[dict], meta: dict) -> str:
-    lines = [
-        "# Sparse-activation inference: measured speed-up against dense torch",
-        "",
-        f"`{meta['command']}` — {meta['date']}, torch {meta['torch']}, {meta['threads']} threads, "
-        f"{meta['cpu_count']} CPU cores ({meta['cpu']}). Median of {meta['reps']} interleaved repetitions. "
-        f"Load average (1 min) before / after: {meta['load_average_before'][0]:.2f} / "
-        f"{meta['load_average_after'][0]:.2f} (the machine is shared).",
-        "",
-        "`hidden`: the layers after the first activation (every large layer reads a sparse input), ideal "
-        "1/(1 − s). `model`: the whole DeepMLP; its first layer reads the dense input, so its ideal is "
-        "depth / (1 + (depth − 1)(1 − s)). Ideals use the measured sparsity.",
-        "",
-        "| part | shape | sparsity target | sparsity measured (min–max over layers) | batch | dense ms | sparse ms "
-        "| speed-up | ideal |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        shape = f"{r['depth']}×{r['width']}" if r["part"] == "model" else f"{r['depth'] - 1}×{r['width']} + out"
-        lines.append(
-            f"| {r['part']} | {shape} | {r['target_sparsity']:.2f} | {r['measured_sparsity']:.3f} "
-            f"({r['measured_sparsity_min']:.3f}–{r['measured_sparsity_max']:.3f}) | {r['batch']} "
-            f"| {r['dense_ms']:.2f} | {r['sparse_ms']:.2f} | **{r['speedup']:.2f}×** | {r['ideal']:.2f}× |")
-    if targets:
-        lines += ["", "Targets (issue 5 §1):", "", "| part | batch | sparsity | target | measured | ideal | met |",
-                  "|---|---|---|---|---|---|---|"]
-        for t in targets:
-            lines.append(f"| {t['part']} | {t['batch']} | {t['sparsity']:.2f} | ≥ {t['target']:.2f}× "
-                         f"| {t['speedup']:.2f}× | {t['ideal']:.2f}× | {'yes' if t['met'] else '**no**'} |")
-    return "\n".join(lines) + "\n"
-
-
-def plot(rows: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
-    s_grid = np.linspace(0.0, 0.97, 200)
-    for ax, part in zip(axes, ("hidden", "model"), strict=True):
-        sub = [r for r in rows if r["part"] == part]
-        if not sub:
-            continue
-        depth = sub[0]["depth"]
-        ideal = 1 / (1 - s_grid) if part == "hidden" else depth / (1 + (depth - 1) * (1 - s_grid))
-        ax.plot(s_grid, ideal, "k--", lw=1, label="ideal " + ("1/(1−s)" if part == "hidden" else "(Amdahl)"))
-        for batch in sorted({r["batch"] for r in sub}):
-            pts = sorted((r["measured_sparsity"], r["speedup"]) for r in sub if r["batch"] == batch)
-            ax.plot(*zip(*pts, strict=True), "o-", label=f"measured, batch {batch}")
-        ax.axhline(1.0, color="grey", lw=0.7)
-        title = (f"layers after the 1st activation ({depth - 1}×{sub[0]['width']})" if part == "hidden"
-                 else f"whole DeepMLP ({depth}×{sub[0]['width']}, 1st layer dense)")
-        ax.set_title(title, fontsize=10)
-        ax.set_xlabel("measured activation sparsity s")
-        ax.set_yscale("log")
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=8)
-    axes[0].set_ylabel("speed-up over dense torch")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
 
 def break_even(args) -> list[dict]:
     """One layer, kernel forced vs dense torch, over batch × zero fraction."""
@@ -202,42 +122,27 @@ def main() -> None:
     if any(not 0.0 <= s < 1.0 for s in args.sparsities):
         p.error("--sparsities must be in [0, 1)")
 
-    meta = {"command": "python benchmarks/sparse_inference.py " + " ".join(sys.argv[1:]),
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "torch": torch.__version__,
-            "python": platform.python_version(), "cpu_count": os.cpu_count(), "cpu": platform.processor() or
-            platform.machine(), "threads": args.threads, "reps": args.reps,
-            "load_average_before": os.getloadavg()}
-    try:
-        meta["cpu"] = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                           if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    targets: list[dict] = []
+    meta = run_environment("python benchmarks/sparse_inference.py " + " ".join(sys.argv[1:]), args.threads,
+                           args.reps)
+    config = {k: v for k, v in vars(args).items() if k not in ("json", "markdown", "plot", "overwrite")}
     if args.break_even:
         rows = break_even(args)
-    else:
-        print(activations_table([]))
-        rows = benchmark_activations(tuple(args.widths), args.depth, tuple(args.sparsities), tuple(args.batches),
-                                     args.reps, args.threads, warmup=args.warmup, seed=args.seed,
-                                     progress=lambda r: print(activations_table([r]).splitlines()[1], flush=True))
-        targets = check_targets(rows)
-        for t in targets:
-            print(f"target {t['part']:<6} batch {t['batch']:>3} s={t['sparsity']:.2f}: {t['speedup']:.2f}x "
-                  f"(>= {t['target']:.2f}x, ideal {t['ideal']:.2f}x) {'met' if t['met'] else 'NOT met'}")
-    meta["load_average_after"] = os.getloadavg()
-    if args.json:
-        config = {k: v for k, v in vars(args).items() if k not in ("json", "markdown", "plot", "overwrite")}
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"benchmark": "sparse_inference", "config": config, **meta,
-                                         "results": rows, "targets": targets}, indent=2) + "\n")
-        print(f"wrote {args.json}")
-    if args.markdown and not args.break_even:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(markdown(rows, targets, meta))
-        print(f"wrote {args.markdown}")
-    if args.plot and not args.break_even:
-        plot(rows, args.plot)
-        print(f"wrote {args.plot}")
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps({"benchmark": "sparse_inference", "config": config, **meta,
+                                             "load_average_after": os.getloadavg(), "results": rows}, indent=2) + "\n")
+            print(f"wrote {args.json}")
+        return
+    print(activations_table([]))
+    rows = benchmark_activations(tuple(args.widths), args.depth, tuple(args.sparsities), tuple(args.batches),
+                                 args.reps, args.threads, warmup=args.warmup, seed=args.seed,
+                                 progress=lambda r: print(activations_table([r]).splitlines()[1], flush=True))
+    for t in activation_targets(rows):
+        print(f"target {t['part']:<6} batch {t['batch']:>3} s={t['sparsity']:.2f}: {t['speedup']:.2f}x "
+              f"(>= {t['target']:.2f}x, ideal {t['ideal']:.2f}x) {'met' if t['met'] else 'NOT met'}")
+    for path in write_activations_results(rows, meta, config, json_path=args.json, markdown_path=args.markdown,
+                                          plot_path=args.plot):
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":

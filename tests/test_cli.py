@@ -73,3 +73,28 @@ def test_argparse_errors_and_help():
     helptext = subprocess.run([sys.executable, "-m", "sparseinit.cli", "propagate", "--help"],
                               capture_output=True, text=True, env=env)
     assert helptext.returncode == 0 and "--q0" in helptext.stdout and "starting variances" in helptext.stdout
+
+
+def test_bench_activations_tiny(capsys, tmp_path):
+    """`sparseinit bench activations` on a tiny MLP: table printed, JSON written, nothing overwritten (no timing
+    assertions)."""
+    out_json = tmp_path / "act.json"
+    argv = ["bench", "activations", "--widths", "64", "--depth", "2", "--reps", "2", "--warmup", "1",
+            "--sparsities", "0.5", "0.9", "--batches", "1", "40", "--threads", "1", "--json", str(out_json)]
+    code, out, _ = run(capsys, *argv)
+    assert code == 0 and "speed-up" in out and "ideal" in out and f"wrote {out_json}" in out
+    data = json.loads(out_json.read_text())
+    assert data["config"]["widths"] == [64] and data["config"]["depth"] == 2
+    rows = data["results"]
+    assert len(rows) == 2 * 2 * 2  # sparsities x batches x (hidden, model)
+    assert {(r["part"], r["batch"], r["target_sparsity"]) for r in rows} == {
+        (p, b, s) for p in ("hidden", "model") for b in (1, 40) for s in (0.5, 0.9)}
+    for r in rows:
+        assert r["dense_ms"] > 0 and r["sparse_ms"] > 0 and r["max_rel_error"] <= 1e-5
+        assert abs(r["measured_sparsity"] - r["target_sparsity"]) < 0.1
+        assert r["ideal"] == pytest.approx(1 / (1 - r["measured_sparsity"])) if r["part"] == "hidden" else True
+    assert {t["batch"] for t in data["targets"]} == {1, 40}  # the <= 50% fallback rows
+    code, _, err = run(capsys, *argv)  # the JSON exists now
+    assert code == 2 and "refusing to overwrite" in err and err.count("\n") == 1
+    code, _, err = run(capsys, "bench", "activations", "--depth", "1", "--widths", "8")
+    assert code == 2 and "depth must be integers >= 2" in err

@@ -42,6 +42,7 @@ import copy
 import statistics
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -52,6 +53,7 @@ from ._validate import check_choice, check_range
 from .activations import is_sparsifying
 
 __all__ = [
+    "ACTIVATION_TARGETS",
     "CONV_BREAK_EVEN",
     "CONV_MIN_CHANNELS",
     "LINEAR_BREAK_EVEN",
@@ -63,9 +65,14 @@ __all__ = [
     "SparseInputLinear",
     "accelerate",
     "acceleration_plan",
+    "activation_targets",
+    "activations_markdown",
     "activations_table",
     "benchmark_activations",
     "plan_layers",
+    "plot_activations",
+    "run_environment",
+    "write_activations_results",
 ]
 
 # (largest batch rows, break-even zero fraction): the sparse kernel is used above it. Measured with
@@ -486,6 +493,14 @@ def benchmark_activations(
     from .eoc import edge_of_chaos
     from .models import DeepMLP
 
+    for name, values, low in (("widths", widths, 1), ("batches", batches, 1), ("depth", (depth,), 2),
+                              ("reps", (reps,), 1), ("threads", (threads,), 1), ("warmup", (warmup,), 0)):
+        if not values or any(int(v) != v or v < low for v in values):
+            raise ValueError(f"{name} must be integers >= {low}, got {list(values)}")
+    for s in sparsities:
+        check_range("sparsity", s, 0.0, 1.0, lo_open=False, hi_open=True)
+    if not sparsities:
+        raise ValueError("sparsities must hold at least one value in [0.0, 1.0)")
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     rows: list[dict] = []
@@ -547,3 +562,140 @@ def _shape(row: dict) -> str:
     if row["part"] == "model":
         return f"{row['depth']}x{row['width']}"
     return f"{row['depth'] - 1}x{row['width']}+out"
+
+
+ACTIVATION_TARGETS = [  # (part, batch, target sparsity, minimum speed-up) from issue 5 §1
+    ("hidden", 1, 0.85, 5.0), ("hidden", 1, 0.9, 7.0), ("hidden", 64, 0.9, 2.0),
+    ("model", 1, 0.85, 5.0), ("model", 1, 0.9, 7.0), ("model", 64, 0.9, 2.0),
+]
+
+
+def activation_targets(rows: list[dict]) -> list[dict]:
+    """Issue 5 §1's targets met or not by the rows of :func:`benchmark_activations` (measured, target, ideal)."""
+    out = []
+    for part, batch, s, minimum in ACTIVATION_TARGETS:
+        for r in rows:
+            if r["part"] == part and r["batch"] == batch and abs(r["target_sparsity"] - s) < 1e-9:
+                out.append({"part": part, "batch": batch, "sparsity": s, "target": minimum,
+                            "speedup": r["speedup"], "ideal": r["ideal"], "met": r["speedup"] >= minimum})
+    for r in rows:  # never slower than dense by more than 5% at <= 50% sparsity
+        if r["target_sparsity"] <= 0.5:
+            out.append({"part": r["part"], "batch": r["batch"], "sparsity": r["target_sparsity"],
+                        "target": 0.95, "speedup": r["speedup"], "ideal": r["ideal"], "met": r["speedup"] >= 0.95})
+    return out
+
+
+def activations_markdown(rows: list[dict], targets: list[dict], meta: dict) -> str:
+    """The results page: command, compute, the table of every row and the targets (``meta``: see
+    :func:`write_activations_results`)."""
+    lines = [
+        "# Sparse-activation inference: measured speed-up against dense torch",
+        "",
+        f"`{meta['command']}` — {meta['date']}, torch {meta['torch']}, {meta['threads']} threads, "
+        f"{meta['cpu_count']} CPU cores ({meta['cpu']}). Median of {meta['reps']} interleaved repetitions. "
+        f"Load average (1 min) before / after: {meta['load_average_before'][0]:.2f} / "
+        f"{meta['load_average_after'][0]:.2f} (the machine is shared).",
+        "",
+        "`hidden`: the layers after the first activation (every large layer reads a sparse input), ideal "
+        "1/(1 − s). `model`: the whole DeepMLP; its first layer reads the dense input, so its ideal is "
+        "depth / (1 + (depth − 1)(1 − s)). Ideals use the measured sparsity.",
+        "",
+        "| part | shape | sparsity target | sparsity measured (min–max over layers) | batch | dense ms | sparse ms "
+        "| speed-up | ideal |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        shape = f"{r['depth']}×{r['width']}" if r["part"] == "model" else f"{r['depth'] - 1}×{r['width']} + out"
+        lines.append(
+            f"| {r['part']} | {shape} | {r['target_sparsity']:.2f} | {r['measured_sparsity']:.3f} "
+            f"({r['measured_sparsity_min']:.3f}–{r['measured_sparsity_max']:.3f}) | {r['batch']} "
+            f"| {r['dense_ms']:.2f} | {r['sparse_ms']:.2f} | **{r['speedup']:.2f}×** | {r['ideal']:.2f}× |")
+    if targets:
+        lines += ["", "Targets (issue 5 §1):", "", "| part | batch | sparsity | target | measured | ideal | met |",
+                  "|---|---|---|---|---|---|---|"]
+        for t in targets:
+            lines.append(f"| {t['part']} | {t['batch']} | {t['sparsity']:.2f} | ≥ {t['target']:.2f}× "
+                         f"| {t['speedup']:.2f}× | {t['ideal']:.2f}× | {'yes' if t['met'] else '**no**'} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_activations(rows: list[dict], path: str | Path) -> Path:
+    """Speed-up against measured sparsity, one curve per batch, with the ideal curve; one panel per part."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    s_grid = np.linspace(0.0, 0.97, 200)
+    for ax, part in zip(axes, ("hidden", "model"), strict=True):
+        sub = [r for r in rows if r["part"] == part]
+        if not sub:
+            continue
+        depth = sub[0]["depth"]
+        ideal = 1 / (1 - s_grid) if part == "hidden" else depth / (1 + (depth - 1) * (1 - s_grid))
+        ax.plot(s_grid, ideal, "k--", lw=1, label="ideal " + ("1/(1−s)" if part == "hidden" else "(Amdahl)"))
+        for batch in sorted({r["batch"] for r in sub}):
+            pts = sorted((r["measured_sparsity"], r["speedup"]) for r in sub if r["batch"] == batch)
+            ax.plot(*zip(*pts, strict=True), "o-", label=f"measured, batch {batch}")
+        ax.axhline(1.0, color="grey", lw=0.7)
+        title = (f"layers after the 1st activation ({depth - 1}×{sub[0]['width']})" if part == "hidden"
+                 else f"whole DeepMLP ({depth}×{sub[0]['width']}, 1st layer dense)")
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("measured activation sparsity s")
+        ax.set_yscale("log")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+    axes[0].set_ylabel("speed-up over dense torch")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def run_environment(command: str, threads: int, reps: int) -> dict:
+    """What a results file records about the run: command, date, versions, CPU, load average now."""
+    import os
+    import platform
+    from datetime import datetime, timezone
+    from pathlib import Path as _Path
+
+    meta = {"command": command, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "torch": torch.__version__, "python": platform.python_version(), "cpu_count": os.cpu_count(),
+            "cpu": platform.processor() or platform.machine(), "threads": threads, "reps": reps,
+            "load_average_before": os.getloadavg()}
+    try:
+        meta["cpu"] = next(line.split(":", 1)[1].strip() for line in _Path("/proc/cpuinfo").read_text().splitlines()
+                           if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return meta
+
+
+def write_activations_results(rows: list[dict], meta: dict, config: dict, *, json_path: str | Path | None = None,
+                              markdown_path: str | Path | None = None,
+                              plot_path: str | Path | None = None) -> list[Path]:
+    """Write the JSON (rows, targets, config, ``meta`` from :func:`run_environment` plus the load average after),
+    the markdown page and the plot, whichever paths are given; returns the paths written."""
+    import json
+    import os
+
+    meta = {**meta, "load_average_after": os.getloadavg()}
+    targets = activation_targets(rows)
+    written: list[Path] = []
+    if json_path:
+        p = Path(json_path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(json.dumps({"benchmark": "sparse_inference", "config": config, **meta, "results": rows,
+                                 "targets": targets}, indent=2) + "\n")
+        written.append(p)
+    if markdown_path:
+        p = Path(markdown_path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(activations_markdown(rows, targets, meta))
+        written.append(p)
+    if plot_path:
+        written.append(plot_activations(rows, plot_path))
+    return written

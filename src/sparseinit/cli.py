@@ -181,7 +181,7 @@ def _cmd_bench_dctps(args: argparse.Namespace) -> None:
 
 def _add_bench(sub: argparse._SubParsersAction) -> None:
     """``sparseinit bench WHAT``: speed measurements, one sub-command per benchmark."""
-    p = sub.add_parser("bench", help="speed benchmarks (dctps)",
+    p = sub.add_parser("bench", help="speed benchmarks (dctps, activations)",
                        description="Speed benchmarks; every one is a library function (see its help).")
     bench_sub = p.add_subparsers(dest="bench_what", required=True, metavar="WHAT")
 
@@ -205,6 +205,45 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--plot", help="write the speed-up vs density plot here")
     q.add_argument("--overwrite", action="store_true", help="replace existing output files")
     q.set_defaults(func=_cmd_bench_dctps)
+    _add_bench_activations(bench_sub)
+
+
+def _cmd_bench_activations(args: argparse.Namespace) -> None:
+    from .acceleration import activations_table, benchmark_activations, run_environment, write_activations_results
+
+    outs = {key: _writable(path, args.overwrite) if path else None
+            for key, path in (("json_path", args.json), ("markdown_path", args.markdown), ("plot_path", args.plot))}
+    meta = run_environment("sparseinit " + " ".join(args.argv), args.threads, args.reps)
+    rows = benchmark_activations(tuple(args.widths), args.depth, tuple(args.sparsities), tuple(args.batches),
+                                 args.reps, args.threads, warmup=args.warmup, seed=args.seed)
+    print(activations_table(rows))
+    config = {k: getattr(args, k) for k in ("widths", "depth", "sparsities", "batches", "reps", "warmup", "threads",
+                                            "seed")}
+    for path in write_activations_results(rows, meta, config, **outs):
+        print(f"wrote {path}")
+
+
+def _add_bench_activations(bench_sub: argparse._SubParsersAction) -> None:
+    q = bench_sub.add_parser(
+        "activations", help="accelerate() against dense torch on a DeepMLP at real activation sparsities",
+        description="Time a DeepMLP at its EoC point for each target activation sparsity, dense (torch) against "
+                    "sparseinit.accelerate(), interleaved, medians (sparseinit.acceleration.benchmark_activations); "
+                    "print the table (shape, sparsity, batch, dense ms, sparse ms, speed-up, ideal 1/(1-s)) and "
+                    "optionally write JSON, a markdown page and a plot.")
+    q.add_argument("--widths", type=int, nargs="+", default=[4096], help="MLP widths (default 4096)")
+    q.add_argument("--depth", type=int, default=8, help="activated layers, >= 2 (default 8)")
+    q.add_argument("--sparsities", type=float, nargs="+", default=[0.5, 0.7, 0.8, 0.85, 0.9, 0.95],
+                   help="target activation sparsities in [0, 1) (default 0.5 0.7 0.8 0.85 0.9 0.95)")
+    q.add_argument("--batches", type=int, nargs="+", default=[1, 64], help="batch sizes (default 1 64)")
+    q.add_argument("--reps", type=int, default=20, help="timed repetitions, interleaved; medians (default 20)")
+    q.add_argument("--warmup", type=int, default=3, help="untimed calls first (default 3)")
+    q.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    q.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    q.add_argument("--json", help="write every row, the targets, the config and the environment as JSON here")
+    q.add_argument("--markdown", help="write the results page (table and targets) here")
+    q.add_argument("--plot", help="write the speed-up vs sparsity plot (with the ideal curve) here")
+    q.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    q.set_defaults(func=_cmd_bench_activations)
 
 
 def build_parser() -> argparse.ArgumentParser:
