@@ -166,17 +166,28 @@ def _cmd_report(args: argparse.Namespace) -> None:
 
 
 def _cmd_bench_dctps(args: argparse.Namespace) -> None:
-    from .layers.dctps_benchmark import benchmark_dctps, dctps_table, write_dctps_results
+    from .layers.dctps_benchmark import benchmark_dctps, dctps_conv_table, dctps_table, write_dctps_results
 
     outs = {key: _writable(path, args.overwrite) if path else None
             for key, path in (("json_path", args.json), ("markdown_path", args.markdown), ("plot_path", args.plot))}
-    result = benchmark_dctps(args.widths, args.densities, args.batches, args.train_batches, reps=args.reps,
-                             warmup=args.warmup, threads=args.threads, seed=args.seed,
+    convs = [_conv_spec(c) for c in args.convs]
+    result = benchmark_dctps(args.widths, args.densities, args.batches, args.train_batches, convs=convs,
+                             reps=args.reps, warmup=args.warmup, threads=args.threads, seed=args.seed,
                              progress=lambda msg: print(msg, file=sys.stderr, flush=True))
     print(dctps_table(result["rows"]), end="")
+    if result["conv_rows"]:
+        print(dctps_conv_table(result["conv_rows"]), end="")
     command = "sparseinit " + " ".join(args.argv) if getattr(args, "argv", None) else None
     for path in write_dctps_results(result, command=command, **outs):
         print(f"wrote {path}")
+
+
+def _conv_spec(text: str) -> tuple[int, int, int]:
+    try:
+        channels, size, batch = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--convs takes CxHxB (channels x map size x batch, e.g. 512x4x32), got {text!r}") from None
+    return channels, size, batch
 
 
 def _add_bench(sub: argparse._SubParsersAction) -> None:
@@ -196,6 +207,8 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--batches", type=int, nargs="+", default=[1, 64], help="forward batches (default 1 64)")
     q.add_argument("--train-batches", type=int, nargs="*", default=[128],
                    help="forward+backward batches (default 128; none to skip)")
+    q.add_argument("--convs", nargs="*", default=[], metavar="CxHxB",
+                   help="also time 3x3 C->C convolutions on HxH maps at batch B (e.g. 512x4x32; default none)")
     q.add_argument("--reps", type=int, default=20, help="timed repetitions, medians reported (default 20)")
     q.add_argument("--warmup", type=int, default=3, help="untimed calls first (default 3)")
     q.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
@@ -235,6 +248,8 @@ def _add_bench_activations(bench_sub: argparse._SubParsersAction) -> None:
     q.add_argument("--sparsities", type=float, nargs="+", default=[0.5, 0.7, 0.8, 0.85, 0.9, 0.95],
                    help="target activation sparsities in [0, 1) (default 0.5 0.7 0.8 0.85 0.9 0.95)")
     q.add_argument("--batches", type=int, nargs="+", default=[1, 64], help="batch sizes (default 1 64)")
+    q.add_argument("--convs", nargs="*", default=[], metavar="CxHxB",
+                   help="also time 3x3 C->C convolutions on HxH maps at batch B (e.g. 512x4x32; default none)")
     q.add_argument("--reps", type=int, default=20, help="timed repetitions, interleaved; medians (default 20)")
     q.add_argument("--warmup", type=int, default=3, help="untimed calls first (default 3)")
     q.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")

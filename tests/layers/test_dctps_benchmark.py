@@ -64,3 +64,17 @@ def test_bench_needs_a_benchmark_name(capsys):
     with pytest.raises(SystemExit):
         main(["bench"])
     assert "WHAT" in capsys.readouterr().err
+
+
+def test_conv_rows_and_table(capsys):
+    from sparseinit.layers.dctps_benchmark import dctps_conv_table
+
+    result = benchmark_dctps((32,), (0.2,), (1,), (), convs=[(4, 5, 2)], reps=1, warmup=0, threads=1)
+    conv = result["conv_rows"]
+    assert [(r["mode"], r["channels"], r["size"], r["batch"]) for r in conv] == [("forward", 4, 5, 2),
+                                                                                  ("train", 4, 5, 2)]
+    assert all(r["fast_ms"] > 0 and r["auto_path"] in ("fast", "dense") for r in conv)
+    assert "| 4→4 | 5×5 | 2 | 0.2 | forward |" in dctps_conv_table(conv)
+    assert "## Convolutions" in dctps_markdown(result)
+    assert main(["bench", "dctps", *SMALL, "--convs", "4x5"]) == 2
+    assert "--convs takes CxHxB" in capsys.readouterr().err

@@ -52,7 +52,7 @@ def test_bad_input():
         fast_dct(torch.ones(3, dtype=torch.int64), 3)
     with pytest.raises(ValueError, match="n_out must be an integer >= 1"):
         fast_dct(torch.ones(3), 0)
-    with pytest.raises(ValueError, match="last axis"):
+    with pytest.raises(ValueError, match="at least one axis"):
         fast_dct(torch.tensor(1.0), 1)
 
 
@@ -60,3 +60,17 @@ def test_bad_input():
 def test_cuda_matches_cpu():
     x = torch.randn(8, 300)
     torch.testing.assert_close(fast_dct(x.cuda(), 200).cpu(), fast_dct(x, 200), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize(("n_out", "n_in"), [(6, 9), (9, 6), (8, 8)])
+def test_along_another_axis_and_permuted(n_out, n_in):
+    from sparseinit.layers.fast_dct import permuted_dct
+
+    x = torch.randn(2, n_in, 5, dtype=torch.float64)
+    d = dct_matrix(n_out, n_in, torch.float64)
+    torch.testing.assert_close(fast_dct(x, n_out, dim=1), torch.einsum("oi,bil->bol", d, x), atol=1e-12, rtol=0)
+    order = torch.randperm(n_in, generator=torch.Generator().manual_seed(0))
+    expected = torch.einsum("oi,bil->bol", d, x[:, order])
+    torch.testing.assert_close(permuted_dct(x, n_out, 1, order), expected, atol=1e-12, rtol=0)
+    with pytest.raises(ValueError, match="order must be a permutation"):
+        permuted_dct(x, n_out, 1, order[:-1])

@@ -55,7 +55,7 @@ def test_bad_input():
     with pytest.raises(ValueError, match="strictly ascending"):
         CSRStructure.from_flat(torch.tensor([3, 1]), 3, 4)
     _, structure = _case(3, 4, 0.5, 2)
-    with pytest.raises(ValueError, match="last axis n_in = 4"):
+    with pytest.raises(ValueError, match="x must have n_in = 4 entries"):
         csr_matmul(torch.ones(2, 5), torch.zeros(structure.nnz), structure)
     with pytest.raises(ValueError, match="values must have shape"):
         csr_matmul(torch.ones(2, 4), torch.zeros(structure.nnz + 1), structure)

@@ -120,8 +120,9 @@ class CompactDCTpSLinear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         structure = self.csr_structure()
         rows = x[..., 0].numel()
-        fast = self.path == "fast" or (
-            self.path == "auto" and dctps_path(self.out_features, self.in_features, self.nnz, rows) == "fast")
+        training = torch.is_grad_enabled() and any(p.requires_grad for p in self.parameters())
+        fast = self.path == "fast" or (self.path == "auto" and dctps_path(
+            self.out_features, self.in_features, self.nnz, rows, training=training) == "fast")
         if fast:
             return fast_dctps_linear(x, self.alpha, self.values, structure, self.bias)
         d = cached_dct((self.out_features, self.in_features), self.values.dtype, self.values.device)

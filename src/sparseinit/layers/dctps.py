@@ -85,7 +85,8 @@ class _Offset:
             return True
         n_out, n_in = self.weight.shape[0], self.weight[0].numel()
         nnz = self._support()[1].numel()  # cached: self.nnz would sum the whole mask on every call
-        return dctps_path(n_out, n_in, nnz, rows, **kw) == "fast"
+        training = torch.is_grad_enabled() and any(p.requires_grad for p in self.parameters())  # type: ignore
+        return dctps_path(n_out, n_in, nnz, rows, training=training, **kw) == "fast"
 
     def _fast_supported(self) -> bool:
         return self.weight.dtype in (torch.float32, torch.float64)

@@ -31,7 +31,7 @@ from torch import nn
 
 from .._validate import check_range
 from .compact import CompactDCTpSLinear
-from .dctps import DCTpSLinear
+from .dctps import DCTpSConv2d, DCTpSLinear
 from .fast_dctps import dctps_path
 
 VARIANTS = ("dense", "kernel", "fast", "compact")
@@ -86,7 +86,8 @@ def _forward_fns(modules: dict[str, nn.Module], x: torch.Tensor) -> dict[str, Ca
 
 
 def _train_fns(modules: dict[str, nn.Module], x: torch.Tensor) -> dict[str, Callable[[], object]]:
-    grad = torch.randn(x.shape[0], x.shape[1])
+    with torch.no_grad():
+        grad = torch.randn_like(next(iter(modules.values()))(x))
 
     def step(m: nn.Module) -> Callable[[], object]:
         def run() -> object:
@@ -99,15 +100,20 @@ def _train_fns(modules: dict[str, nn.Module], x: torch.Tensor) -> dict[str, Call
 
 
 def benchmark_dctps(widths: Sequence[int] = (4096,), densities: Sequence[float] = (1e-1, 1e-2, 1e-3),
-                    batches: Sequence[int] = (1, 64), train_batches: Sequence[int] = (128,), *, reps: int = 20,
-                    warmup: int = 3, threads: int | None = 2, seed: int = 0,
-                    progress: Callable[[str], None] | None = None) -> dict:
+                    batches: Sequence[int] = (1, 64), train_batches: Sequence[int] = (128,), *,
+                    convs: Sequence[tuple[int, int, int]] = (), reps: int = 20, warmup: int = 3,
+                    threads: int | None = 2, seed: int = 0, progress: Callable[[str], None] | None = None) -> dict:
     """Time dense nn.Linear, dense-kernel DCTpS, fast DCTpS and compact DCTpS (module docstring); returns
-    ``{"rows": [...], "config": {...}, "environment": {...}}``, one row per (width, density, mode, batch)."""
-    for name, values in (("widths", widths), ("batches", batches), ("train_batches", train_batches)):
+    ``{"rows": [...], "conv_rows": [...], "config": {...}, "environment": {...}}``, one row per (width, density,
+    mode, batch). ``convs``: (channels C, map size H = W, batch) of 3×3, padding-1, C → C convolutions, timed as
+    nn.Conv2d, DCTpSConv2d(path="dense") and DCTpSConv2d(path="fast") at each density, forward and train."""
+    for name, values in (("widths", widths), ("batches", batches), ("train_batches", train_batches),
+                         ("convs", [v for c in convs for v in c])):
         for v in values:
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name} must be integers >= 1, got {v!r}")
+    if any(len(c) != 3 for c in convs):
+        raise ValueError("convs must be (channels, size, batch) triples")
     for d in densities:
         check_range("density", d, 0.0, 1.0, hi_open=False)
     if not isinstance(reps, int) or reps < 1 or not isinstance(warmup, int) or warmup < 0:
@@ -145,14 +151,57 @@ def benchmark_dctps(widths: Sequence[int] = (4096,), densities: Sequence[float] 
                                      "speedup_fast": ms["dense"] / ms["fast"],
                                      "speedup_compact": ms["dense"] / ms["compact"],
                                      "speedup_vs_kernel": ms["kernel"] / ms["compact"],
-                                     "auto_path": dctps_path(width, width, nnz, batch)})
+                                     "auto_path": dctps_path(width, width, nnz, batch, training=mode == "train"),
+                                     "measured_path": "fast" if ms["fast"] < ms["kernel"] else "dense"})
+        conv_rows = [row for channels, size, batch in convs for density in densities
+                     for row in _conv_rows(channels, size, batch, density, reps, warmup, seed, progress)]
     finally:
         torch.set_num_threads(previous)
     config = {"widths": list(widths), "densities": list(densities), "batches": list(batches),
               "train_batches": list(train_batches), "reps": reps, "warmup": warmup, "threads": threads, "seed": seed}
     environment = {"torch": torch.__version__, "cpu": _cpu(), "cores": os.cpu_count(),
                    "python": platform.python_version(), "load_before": load_before, "load_after": _load()}
-    return {"rows": rows, "config": config, "environment": environment}
+    config["convs"] = [list(c) for c in convs]
+    return {"rows": rows, "conv_rows": conv_rows, "config": config, "environment": environment}
+
+
+def _conv_rows(channels: int, size: int, batch: int, density: float, reps: int, warmup: int, seed: int,
+               progress: Callable[[str], None] | None) -> list[dict]:
+    g = torch.Generator().manual_seed(seed)
+    kernel = DCTpSConv2d(channels, channels, 3, padding=1, density=density, generator=g, path="dense")
+    with torch.no_grad():
+        kernel.weight.copy_(torch.randn(kernel.weight.shape, generator=g) * 0.01 * kernel.mask)
+    fast = DCTpSConv2d(channels, channels, 3, padding=1, mask=kernel.mask, path="fast")
+    fast.load_state_dict(kernel.state_dict())
+    modules = {"dense": nn.Conv2d(channels, channels, 3, padding=1, bias=False), "kernel": kernel, "fast": fast}
+    x = torch.randn(batch, channels, size, size, generator=g)
+    out = []
+    for mode in MODES:
+        if progress:
+            progress(f"conv {channels}ch {size}x{size} batch {batch} density {density:g} {mode}")
+        fns = _forward_fns(modules, x) if mode == "forward" else _train_fns(modules, x)
+        ms = _interleaved(fns, reps, warmup)
+        rows = batch * size * size
+        out.append({"channels": channels, "size": size, "batch": batch, "density": density, "nnz": kernel.nnz,
+                    "mode": mode, **{f"{v}_ms": ms[v] for v in ("dense", "kernel", "fast")},
+                    "speedup_fast": ms["dense"] / ms["fast"], "speedup_vs_kernel": ms["kernel"] / ms["fast"],
+                    "auto_path": dctps_path(channels, channels * 9, kernel.nnz, rows, conv=True,
+                                            training=mode == "train"),
+                    "measured_path": "fast" if ms["fast"] < ms["kernel"] else "dense"})
+    return out
+
+
+def dctps_conv_table(rows: Sequence[dict]) -> str:
+    """A markdown table of :func:`benchmark_dctps`'s convolution rows."""
+    lines = ["| conv (3×3, pad 1) | map | batch | density | mode | dense nn.Conv2d ms | DCTpS dense-kernel ms "
+             "| DCTpS fast ms | speed-up | vs dense-kernel | auto path (measured) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['channels']}→{r['channels']} | {r['size']}×{r['size']} | {r['batch']} | {r['density']:g} "
+                     f"| {r['mode']} | {r['dense_ms']:.2f} | {r['kernel_ms']:.2f} | {r['fast_ms']:.2f} | "
+                     f"{r['speedup_fast']:.2f}× | {r['speedup_vs_kernel']:.2f}× | {r['auto_path']} "
+                     f"({r['measured_path']}) |")
+    return "\n".join(lines) + "\n"
 
 
 def _load() -> list[float] | None:
@@ -176,15 +225,17 @@ def dctps_table(rows: Sequence[dict]) -> str:
     """A markdown table of :func:`benchmark_dctps` rows."""
     lines = [
         "| shape | density | mode | batch | dense nn.Linear ms | DCTpS dense-kernel ms | DCTpS fast ms "
-        "| compact fast ms | speed-up (compact / fast) | vs dense-kernel | ideal | stored / (values+idx+α+b) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| compact fast ms | speed-up (compact / fast) | vs dense-kernel | ideal | stored / (values+idx+α+b) "
+        "| auto path (measured) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['width']}×{r['width']} | {r['density']:g} | {r['mode']} | {r['batch']} | {r['dense_ms']:.3f} | "
             f"{r['kernel_ms']:.3f} | {r['fast_ms']:.3f} | {r['compact_ms']:.3f} | "
             f"{r['speedup_compact']:.1f}× / {r['speedup_fast']:.1f}× | {r['speedup_vs_kernel']:.1f}× | "
-            f"{r['ideal']:.0f}× | {r['stored_bytes'] / r['ideal_bytes']:.4f} |")
+            f"{r['ideal']:.0f}× | {r['stored_bytes'] / r['ideal_bytes']:.4f} | "
+            f"{r.get('auto_path', '')} ({r.get('measured_path', '')}) |")
     return "\n".join(lines) + "\n"
 
 
@@ -222,14 +273,21 @@ def dctps_markdown(result: dict, command: str | None = None) -> str:
     """The results page: table, the targets of issue 5 §2, command and compute."""
     rows = result["rows"]
     env, cfg = result["environment"], result["config"]
-    parts = ["# Fast DCTpS: speed and size (issue 5 §2)\n",
+    parts = ["# Fast DCTpS: speed and size (issue 5 §2)\n\n",
              "Speed-ups are dense nn.Linear time / DCTpS time, measured side by side in one process (medians of "
              f"{cfg['reps']} interleaved repetitions after {cfg['warmup']} warm-up calls, "
              f"torch.set_num_threads({cfg['threads']})). *compact* = `CompactDCTpSLinear` (only nnz values + int32 "
              "indices + α + b stored and trained); *fast* = `DCTpSLinear(path=\"fast\")` (masked dense weight kept, "
              "same FFT + CSR forward); *dense-kernel* = `DCTpSLinear(path=\"dense\")` (α·D + S ⊙ M, one GEMM). "
-             "*ideal* = n² / (nnz + N log₂ N). train = one forward + backward, no optimizer step.\n",
+             "*ideal* = n² / (nnz + N log₂ N). train = one forward + backward, no optimizer step. *auto path*: what "
+             "`dctps_path` picks for DCTpSLinear(path=\"auto\") (measured: the faster of fast and dense-kernel).\n\n",
              dctps_table(rows)]
+    if result.get("conv_rows"):
+        parts.append("\n## Convolutions (the per-patch form)\n\n"
+                     "Fast = unfold, D by FFT along each patch (channel-fastest), S in CSR on the same patches; it "
+                     "copies every input pixel k² times, which the dense convolution avoids, so it pays only for "
+                     "small maps with many channels. No compact form is timed here.\n\n")
+        parts.append(dctps_conv_table(result["conv_rows"]))
     target = [r for r in rows if r["mode"] == "forward" and r["width"] == 4096 and math.isclose(r["density"], 1e-2)]
     if target:
         worst = min(r["speedup_compact"] for r in target)

@@ -46,23 +46,42 @@ def _plan(n_in: int, n_out: int, dtype: torch.dtype, device: torch.device) -> tu
     return perm, twiddle, n
 
 
-def fast_dct(x: torch.Tensor, n_out: int) -> torch.Tensor:
-    """D x over the last axis: x (..., n_in) → (..., n_out), D = C_N[0:n_out, 0:n_in], N = max(n_in, n_out).
+def fast_dct(x: torch.Tensor, n_out: int, dim: int = -1) -> torch.Tensor:
+    """D x along ``dim``: x (…, n_in, …) → (…, n_out, …), D = C_N[0:n_out, 0:n_in], N = max(n_in, n_out).
 
-    Equal to ``x @ dct_matrix(n_out, n_in).T`` up to rounding, in O(N log N) per vector; differentiable.
+    Equal to ``x @ dct_matrix(n_out, n_in).T`` (for ``dim=-1``) up to rounding, in O(N log N) per vector;
+    differentiable.
     """
+    return permuted_dct(x, n_out, dim)
+
+
+def permuted_dct(x: torch.Tensor, n_out: int, dim: int = -1, order: torch.Tensor | None = None) -> torch.Tensor:
+    """D applied along ``dim`` to the vector whose j-th entry is x[…, order[j], …] (``order`` a permutation of
+    range(n_in); default the identity). The permutation is folded into Makhoul's, so it costs no extra pass — the
+    convolution uses it to read unfolded patches channel-fastest (SPEC §4) without reordering them."""
     _check_size("n_out", n_out)
-    if not x.dtype.is_floating_point or x.dtype not in (torch.float32, torch.float64):
+    if x.dtype not in (torch.float32, torch.float64):
         raise ValueError(f"fast_dct needs a float32 or float64 tensor, got {x.dtype}")
-    if x.dim() == 0 or x.shape[-1] < 1:
-        raise ValueError(f"x must have a last axis of length >= 1, got shape {tuple(x.shape)}")
-    n_in = x.shape[-1]
+    if x.dim() == 0:
+        raise ValueError(f"x must have at least one axis, got shape {tuple(x.shape)}")
+    dim = dim % x.dim()
+    n_in = x.shape[dim]
+    if n_in < 1:
+        raise ValueError(f"x must have an axis of length >= 1 at dim {dim}, got shape {tuple(x.shape)}")
     perm, twiddle, n = _plan(n_in, n_out, x.dtype, x.device)
+    if order is not None:
+        if order.shape != (n_in,):
+            raise ValueError(f"order must be a permutation of range({n_in}), got shape {tuple(order.shape)}")
+        if n_in < n:  # entries n_in … N−1 are the zero padding
+            order = torch.cat([order.to(perm.device), torch.arange(n_in, n, device=perm.device)])
+        perm = order.to(perm.device)[perm]
     if n_in < n:
-        x = F.pad(x, (0, n - n_in))
-    z = torch.fft.rfft(x.index_select(-1, perm), dim=-1) * twiddle  # Z_k, k = 0 … ⌊N/2⌋
+        pad = [0, 0] * (x.dim() - 1 - dim) + [0, n - n_in]
+        x = F.pad(x, pad)
+    trailing = (1,) * (x.dim() - 1 - dim)
+    z = torch.fft.rfft(x.index_select(dim, perm), dim=dim) * twiddle.reshape(-1, *trailing)  # Z_k, k ≤ ⌊N/2⌋
     half = n // 2 + 1
     if n_out <= half:
-        return z.real[..., :n_out]
-    upper = -z.imag[..., 1:n - half + 1].flip(-1)  # X_{N−k} = −Im Z_k, indices ⌊N/2⌋+1 … N−1
-    return torch.cat([z.real, upper], dim=-1)[..., :n_out]
+        return z.real.narrow(dim, 0, n_out)
+    upper = -z.imag.narrow(dim, 1, n - half).flip(dim)  # X_{N−k} = −Im Z_k, indices ⌊N/2⌋+1 … N−1
+    return torch.cat([z.real, upper], dim=dim).narrow(dim, 0, n_out)

@@ -21,36 +21,44 @@ import torch
 import torch.nn.functional as F
 
 from .._validate import check_choice
-from .fast_dct import fast_dct
-from .sparse_matmul import CSRStructure, csr_matmul
+from .fast_dct import fast_dct, permuted_dct
+from .sparse_matmul import CSRStructure, csr_matmul, csr_matmul_columns
 
 PATHS = ("auto", "fast", "dense")
 
-# Cost model (seconds), rates measured with benchmarks/dctps_speed.py on the project CPU, 2 threads, float32.
-_OVERHEAD_S = 60e-6  # fixed cost of the fast path's ~10 small ops
+# Cost model (seconds), rates fitted to `sparseinit bench dctps` on the project CPU (2 threads, float32, widths
+# 32–4096, densities 1e-3–1) and to 3×3 convolutions (64–512 channels, 2×2–32×32 maps, batch 32): it picks the
+# measured faster path in all but near-ties.
+_OVERHEAD_S = 180e-6  # fixed cost of the fast path's ~10 small ops (forward)
+_TRAIN_OVERHEAD_S = 600e-6  # extra fixed cost of its backward (autograd nodes, sampled_addmm set-up)
 _BUILD_S = 1e-9  # per kernel entry: α·D + W ⊙ M (three passes and fresh n_in·n_out buffers; ~6 ns at 4096²)
 _GEMM_MAC_S = 1 / 60e9  # per multiply-add of a dense GEMM
 _GEMV_ENTRY_S = 0.18e-9  # per kernel entry of a batch-1 product (memory bound: the kernel is read once)
-_SPARSE_S = 1 / 1.5e9  # per nonzero, once per product (gathering the values, the CSR arrays)
+_SPARSE_S = 1 / 0.75e9  # per nonzero, once per product (gathering the values, the CSR arrays)
 _SPARSE_ROW_S = 1 / 10e9  # per nonzero and row of x
 _FFT_S = 1 / 4e9  # per N·log2 N and row of x
-_COPY_S = 0.5e-9  # per element copied by unfold and the patch permutation (convolutions)
+_COPY_S = 3e-9  # per patch element and pass: unfold, its transpose, the FFT's gather (convolutions; memory bound)
+_TRAIN_DENSE, _TRAIN_FAST, _TRAIN_COPY = 3.0, 3.5, 2.0  # forward + backward over forward
 
 
-def predicted_seconds(n_out: int, n_in: int, nnz: int, rows: int, *, conv: bool = False) -> dict[str, float]:
-    """Modelled forward time of the dense-kernel and the fast path of one DCTpS layer; ``rows`` = B (linear) or
-    B·H_out·W_out (convolution, n_in the patch length p)."""
+def predicted_seconds(n_out: int, n_in: int, nnz: int, rows: int, *, conv: bool = False,
+                      training: bool = False) -> dict[str, float]:
+    """Modelled time of the dense-kernel and the fast path of one DCTpS layer, forward (``training``: forward and
+    backward); ``rows`` = B (linear) or B·H_out·W_out (convolution, n_in the patch length p)."""
     n = max(n_in, n_out)
     numel = n_in * n_out
-    dense = numel * _BUILD_S + numel * max(rows * _GEMM_MAC_S, _GEMV_ENTRY_S)
-    fast = (_OVERHEAD_S + nnz * _SPARSE_S + nnz * rows * _SPARSE_ROW_S
-            + rows * n * max(math.log2(n), 1.0) * _FFT_S + (2 * rows * n_in * _COPY_S if conv else 0.0))
-    return {"dense": dense, "fast": fast}
+    product = numel * max(rows * _GEMM_MAC_S, _GEMV_ENTRY_S)
+    work = nnz * _SPARSE_S + nnz * rows * _SPARSE_ROW_S + rows * n * max(math.log2(n), 1.0) * _FFT_S
+    copies = 2 * rows * n_in * _COPY_S if conv else 0.0
+    if training:
+        return {"dense": numel * _BUILD_S + _TRAIN_DENSE * product,
+                "fast": _OVERHEAD_S + _TRAIN_OVERHEAD_S + _TRAIN_FAST * work + _TRAIN_COPY * copies}
+    return {"dense": numel * _BUILD_S + product, "fast": _OVERHEAD_S + work + copies}
 
 
-def dctps_path(n_out: int, n_in: int, nnz: int, rows: int, *, conv: bool = False) -> str:
+def dctps_path(n_out: int, n_in: int, nnz: int, rows: int, *, conv: bool = False, training: bool = False) -> str:
     """``"fast"`` or ``"dense"``: the path :func:`predicted_seconds` says is faster for this shape."""
-    t = predicted_seconds(n_out, n_in, nnz, rows, conv=conv)
+    t = predicted_seconds(n_out, n_in, nnz, rows, conv=conv, training=training)
     return "fast" if t["fast"] < t["dense"] else "dense"
 
 
@@ -84,27 +92,32 @@ def conv_output_size(size: tuple[int, int], kernel_size: tuple[int, int], stride
                  for s, k, st, p, d in zip(size, kernel_size, stride, padding, dilation, strict=True))
 
 
+def _channel_fastest(cg: int, positions: int, device: torch.device) -> torch.Tensor:
+    """Patch entry q = s·cg + c (channel fastest, SPEC §4) sits at unfold index c·positions + s."""
+    q = torch.arange(cg * positions, device=device)
+    return (q % cg) * positions + q // cg
+
+
 def fast_dctps_conv2d(x: torch.Tensor, alpha: torch.Tensor, values: torch.Tensor, structure: CSRStructure,
                       kernel_size: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int],
                       dilation: tuple[int, int], groups: int, bias: torch.Tensor | None = None) -> torch.Tensor:
-    """conv2d(x, α·K_D + S ⊙ M) (+ b) through unfolded patches: α · D (each patch, channel-fastest) by FFT plus
-    the block-diagonal CSR S (:func:`conv_structure`) on the same patches. Zero padding only."""
+    """conv2d(x, α·K_D + S ⊙ M) (+ b) through unfolded patches: α · D (each patch, channel-fastest) by FFT along
+    the patch axis plus the block-diagonal CSR S (:func:`conv_structure`) on the same patches. Zero padding only."""
     b, c_in = x.shape[:2]
     c_out = structure.n_out
     kh, kw = kernel_size
-    cg = c_in // groups
+    p = (c_in // groups) * kh * kw
     h_out, w_out = conv_output_size(tuple(x.shape[2:]), kernel_size, stride, padding, dilation)
-    cols = F.unfold(x, kernel_size, dilation=dilation, padding=padding, stride=stride)  # (B, C_in·kh·kw, L)
-    patches = cols.transpose(1, 2)  # (B, L, C_in·kh·kw), channel slowest
-    sparse = csr_matmul(patches, values, structure)  # (B, L, C_out)
-    # channel-fastest patch per group: (B, L, groups, kh·kw, cg)
-    per_group = patches.reshape(b, -1, groups, cg, kh * kw).transpose(3, 4).reshape(b, -1, groups, cg * kh * kw)
-    offset = fast_dct(per_group, c_out)  # (B, L, groups, C_out): every row of C_N up to C_out, for every group
-    if groups > 1:
+    cols = F.unfold(x, kernel_size, dilation=dilation, padding=padding, stride=stride)  # (B, groups·p, L)
+    length = cols.shape[-1]
+    sparse = csr_matmul_columns(cols.transpose(0, 1).reshape(groups * p, b * length), values, structure)
+    sparse = sparse.reshape(c_out, b, length).transpose(0, 1)  # (B, C_out, L)
+    order = _channel_fastest(c_in // groups, kh * kw, x.device)
+    offset = permuted_dct(cols.reshape(b, groups, p, length), c_out, dim=2, order=order)  # (B, groups, C_out, L)
+    if groups > 1:  # group g's outputs are rows g·og … (g+1)·og − 1 of D applied to group g's patch
         og = c_out // groups
-        offset = offset.reshape(b, -1, groups, groups, og).diagonal(dim1=2, dim2=3)  # (B, L, og, groups)
-        offset = offset.transpose(2, 3)
-    y = alpha * offset.reshape(b, -1, c_out) + sparse
+        offset = offset.reshape(b, groups, groups, og, length).diagonal(dim1=1, dim2=2).permute(0, 3, 1, 2)
+    y = alpha * offset.reshape(b, c_out, length) + sparse
     if bias is not None:
-        y = y + bias
-    return y.transpose(1, 2).reshape(b, c_out, h_out, w_out)
+        y = y + bias[:, None]
+    return y.reshape(b, c_out, h_out, w_out)

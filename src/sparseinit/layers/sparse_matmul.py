@@ -87,36 +87,46 @@ def _row_pointers(row: torch.Tensor, n_rows: int) -> torch.Tensor:
 
 
 class _CSRMatmul(torch.autograd.Function):
+    """S @ xt for xt of shape (n_in, M): the column form (torch's CSR × dense), gradients for values and xt."""
+
     @staticmethod
-    def forward(ctx, values: torch.Tensor, x: torch.Tensor, structure: CSRStructure) -> torch.Tensor:
-        ctx.save_for_backward(values, x)
+    def forward(ctx, values: torch.Tensor, xt: torch.Tensor, structure: CSRStructure) -> torch.Tensor:
+        ctx.save_for_backward(values, xt)
         ctx.structure = structure
-        return (structure.matrix(values) @ x.t().contiguous()).t()
+        return structure.matrix(values) @ xt
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:
-        values, x = ctx.saved_tensors
+        values, xt = ctx.saved_tensors
         structure: CSRStructure = ctx.structure
-        grad_values = grad_x = None
+        grad = grad.contiguous()
+        grad_values = grad_xt = None
         if ctx.needs_input_grad[1]:
-            grad_x = (structure.matrix_t(values) @ grad.t().contiguous()).t()
+            grad_xt = structure.matrix_t(values) @ grad
         if ctx.needs_input_grad[0]:
             pattern = structure.matrix(values.detach())
-            grad_values = torch.sparse.sampled_addmm(pattern, grad.t().contiguous(), x.contiguous(),
-                                                     beta=0.0).values()
-        return grad_values, grad_x, None
+            grad_values = torch.sparse.sampled_addmm(pattern, grad, xt.t().contiguous(), beta=0.0).values()
+        return grad_values, grad_xt, None
+
+
+def _check(n_in: int, values: torch.Tensor, structure: CSRStructure, shape: tuple[int, ...]) -> None:
+    if n_in != structure.n_in:
+        raise ValueError(f"x must have n_in = {structure.n_in} entries per vector, got shape {shape}")
+    if values.shape != (structure.nnz,):
+        raise ValueError(f"values must have shape ({structure.nnz},), got {tuple(values.shape)}")
+
+
+def csr_matmul_columns(xt: torch.Tensor, values: torch.Tensor, structure: CSRStructure) -> torch.Tensor:
+    """S xt for xt of shape (n_in, M) → (n_out, M): the vectors are columns (as unfolded convolution patches)."""
+    _check(xt.shape[0] if xt.dim() == 2 else -1, values, structure, tuple(xt.shape))
+    if structure.nnz == 0:
+        return xt.new_zeros(structure.n_out, structure.n_in) @ xt + 0.0 * values.sum()  # zero, but connected
+    return _CSRMatmul.apply(values, xt.contiguous(), structure)
 
 
 def csr_matmul(x: torch.Tensor, values: torch.Tensor, structure: CSRStructure) -> torch.Tensor:
     """x Sᵀ for x of shape (..., n_in) → (..., n_out), S = (structure, values); differentiable in x and values."""
-    if x.shape[-1] != structure.n_in:
-        raise ValueError(f"x must have last axis n_in = {structure.n_in}, got shape {tuple(x.shape)}")
-    if values.shape != (structure.nnz,):
-        raise ValueError(f"values must have shape ({structure.nnz},), got {tuple(values.shape)}")
+    _check(x.shape[-1] if x.dim() else -1, values, structure, tuple(x.shape))
     lead = x.shape[:-1]
-    x2 = x.reshape(-1, structure.n_in)
-    if structure.nnz == 0:
-        y = x2 @ x2.new_zeros(structure.n_in, structure.n_out) + 0.0 * values.sum()  # zero, but connected
-    else:
-        y = _CSRMatmul.apply(values, x2, structure)
+    y = csr_matmul_columns(x.reshape(-1, structure.n_in).t(), values, structure).t()
     return y.reshape(*lead, structure.n_out)
