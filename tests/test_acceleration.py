@@ -7,6 +7,7 @@ benchmarks/sparse_inference.py.
 
 from __future__ import annotations
 
+import copy
 import itertools
 
 import pytest
@@ -308,25 +309,35 @@ def test_original_is_untouched_and_copy_is_inference_only():
         fast.layers[3](torch.randn(2, 32, requires_grad=True))
 
 
-def test_feeding_activations_run_serially_and_restore_the_thread_count():
-    """accelerate() hooks the activations that feed accelerated layers: large inputs run them on one thread (no
-    OpenMP worker left spinning when the kernel starts), and the thread count is restored, errors included."""
+def test_feeding_activations_run_serially_and_restore_the_thread_count(monkeypatch):
+    """accelerate() gives the activations that feed accelerated layers a forward that runs large inputs on one
+    thread (no OpenMP worker left spinning when the kernel starts) and restores the thread count, errors included;
+    it survives deep copies and pickling."""
+    import io
+
     torch.manual_seed(7)
     seq = nn.Sequential(nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 8))
     fast = accelerate(seq)
-    seen = []
-    fast[1].register_forward_pre_hook(lambda *_: seen.append(torch.get_num_threads()))  # runs after ours
     previous = torch.get_num_threads()
-    torch.set_num_threads(2)
+    set_threads = torch.set_num_threads
+    set_threads(2)
+    seen: list[int] = []
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: (seen.append(n), set_threads(n))[1])
     try:
         x = torch.randn(200, 256)  # 51,200 activations >= torch's grain: serial
         assert rel_error(fast, seq, x) <= RTOL
-        assert seen[-1] == 1 and torch.get_num_threads() == 2
+        assert seen == [1, 2] and torch.get_num_threads() == 2
         assert rel_error(fast, seq, torch.randn(2, 256)) <= RTOL  # small: left alone
-        assert seen[-1] == 2
+        assert seen == [1, 2]
         with pytest.raises(RuntimeError):
             with torch.no_grad():
                 fast[1](torch.randn(200, 256, dtype=torch.complex64))  # relu refuses complex input
-        assert torch.get_num_threads() == 2
+        assert seen == [1, 2, 1, 2] and torch.get_num_threads() == 2
+        buffer = io.BytesIO()
+        torch.save(fast, buffer)
+        buffer.seek(0)
+        for other in (copy.deepcopy(fast), torch.load(buffer, weights_only=False)):
+            assert other[1].forward.module is other[1]
+            assert rel_error(other, seq, x) <= RTOL
     finally:
-        torch.set_num_threads(previous)
+        set_threads(previous)

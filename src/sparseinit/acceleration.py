@@ -76,9 +76,10 @@ __all__ = [
 ]
 
 # (largest batch rows, break-even zero fraction): the sparse kernel is used above it. Measured with
-# benchmarks/sparse_inference.py --break-even on 2 threads (results/speed/README.md); rows beyond the last entry
-# use the last value.
-LINEAR_BREAK_EVEN: tuple[tuple[int, float], ...] = ((16, 0.0), (64, 0.65), (2**62, 0.8))
+# benchmarks/sparse_inference.py --break-even on 2 threads (results/speed/break_even_linear.json: the kernel wins
+# from < 30% zeros up to 32 rows, crosses over at ≈ 0.45 for 64 rows, ≈ 0.55 for 128, ≈ 0.6 for 256), with a
+# margin of ~0.1; rows beyond the last entry use the last value.
+LINEAR_BREAK_EVEN: tuple[tuple[int, float], ...] = ((32, 0.0), (64, 0.55), (128, 0.65), (2**62, 0.7))
 CONV_BREAK_EVEN: tuple[tuple[int, float], ...] = ((2**62, 0.8),)  # rows = batch · H · W
 # batch rows up to which the linear kernel splits the inputs among threads (above: CSR rows against Wᵀ panels)
 SPLIT_INPUTS_MAX_ROWS = 8
@@ -366,22 +367,30 @@ def plan_layers(model: nn.Module) -> list[LayerPlan]:
 _TORCH_GRAIN = 32768
 
 
-def _serial_pre_hook(module: nn.Module, args: tuple) -> None:
-    """Run a large activation that feeds an accelerated layer on one thread (see :func:`accelerate`)."""
-    x = args[0] if args else None
-    module._sparseinit_threads = 0
-    if isinstance(x, torch.Tensor) and x.numel() >= _TORCH_GRAIN and x.device.type == "cpu":
-        threads = torch.get_num_threads()
-        if threads > 1:
-            module._sparseinit_threads = threads
-            torch.set_num_threads(1)
+class _SerialForward:
+    """Installed as ``activation.forward`` on an activation that feeds an accelerated layer (see :func:`accelerate`):
+    a large CPU input runs the class's forward with one torch thread, restoring the count afterwards (errors too).
 
+    An instance attribute rather than forward hooks: hooks send every call of the module through nn.Module's slow
+    path, measured +0.3 ms over the 8 activations of a batch-1 DeepMLP (7%); this costs one size check. A plain
+    object holding its module, so deep copies rebind it to the copy and whole-model pickling works.
+    """
 
-def _serial_post_hook(module: nn.Module, args: tuple, output: object) -> None:
-    threads = getattr(module, "_sparseinit_threads", 0)
-    if threads:
-        module._sparseinit_threads = 0
-        torch.set_num_threads(threads)
+    def __init__(self, module: nn.Module) -> None:
+        self.module = module
+
+    def __call__(self, *args, **kwargs):
+        module = self.module
+        x = args[0] if args else None
+        if isinstance(x, torch.Tensor) and x.numel() >= _TORCH_GRAIN and x.device.type == "cpu":
+            threads = torch.get_num_threads()
+            if threads > 1:
+                torch.set_num_threads(1)
+                try:
+                    return type(module).forward(module, *args, **kwargs)
+                finally:
+                    torch.set_num_threads(threads)
+        return type(module).forward(module, *args, **kwargs)
 
 
 def accelerate(model: nn.Module, *, min_sparsity: float = 0.5, mode: str = "auto") -> nn.Module:
@@ -393,12 +402,12 @@ def accelerate(model: nn.Module, *, min_sparsity: float = 0.5, mode: str = "auto
     fraction (default 0.5: at ≤ 50% zeros the dense path is always taken). ``mode`` = "auto" (default) decides per
     call; "sparse" / "dense" force one path on every accelerated layer (tests, break-even measurements).
 
-    The sparsifying activation modules that feed accelerated layers get two hooks that run them on one thread when
-    their input is large enough for torch to parallelise (≥ 32768 elements, a batch-64 hidden layer at width
-    4096). Why: after each parallel region torch's OpenMP workers (libgomp, default wait policy) busy-wait for
-    ~5–10 ms before sleeping; the kernels' own threads then share a core with a spinning worker, and a
-    batch-64 kernel call measured 10 ms instead of 6 ms. Serially the activation costs ~0.09 ms instead of
-    ~0.07 ms, and no worker spins when the kernel starts. (Running the whole process with
+    The sparsifying activation modules that feed accelerated layers get a ``forward`` (:class:`_SerialForward`)
+    that runs them on one thread when their input is large enough for torch to parallelise (≥ 32768 elements,
+    e.g. a batch-64 hidden layer at width 4096). Why: after each parallel region torch's OpenMP workers (libgomp,
+    default wait policy) busy-wait for ~5–10 ms before sleeping; the kernels' own threads then share a core with a
+    spinning worker, and a batch-64 kernel call measured 10 ms instead of 6 ms. Serially the activation costs
+    ~0.09 ms instead of ~0.07 ms, and no worker spins when the kernel starts. (Running the whole process with
     ``OMP_WAIT_POLICY=passive`` has the same effect; that is the user's call, not a library's.)
     """
     check_range("min_sparsity", min_sparsity, 0.0, 1.0, lo_open=False, hi_open=False)
@@ -411,10 +420,8 @@ def accelerate(model: nn.Module, *, min_sparsity: float = 0.5, mode: str = "auto
             setattr(container, child_name, SparseInputLinear(child, min_sparsity, mode))
         elif reason is None and isinstance(child, nn.Conv2d):
             setattr(container, child_name, SparseInputConv2d(child, min_sparsity, mode))
-        if reason is None and feeder is not None and not getattr(feeder, "_sparseinit_serial", False):
-            feeder.register_forward_pre_hook(_serial_pre_hook)
-            feeder.register_forward_hook(_serial_post_hook, always_call=True)
-            feeder._sparseinit_serial = True
+        if reason is None and feeder is not None and not isinstance(feeder.__dict__.get("forward"), _SerialForward):
+            feeder.forward = _SerialForward(feeder)
         plans.append(LayerPlan(name, kind, reason is None, reason or "follows a sparsifying activation"))
     fast._sparseinit_plan = tuple(plans)
     return fast
