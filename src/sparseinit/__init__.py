@@ -26,11 +26,13 @@ from .cost import CostReport, LayerCost, cost
 from .eoc import DEFAULT_M, EdgeOfChaos, clip_for_slope, edge_of_chaos
 from .initialisation import init_eoc_
 from .layers import (
+    CompactDCTpSLinear,
     DCTpSConv2d,
     DCTpSLinear,
     SparseConv2d,
     SparseLinear,
     apply_masks_,
+    compact_dctps,
     dct_matrix,
     keep_masks,
     masked_layers,
@@ -51,6 +53,7 @@ __all__ = [
     "VGG",
     "ClippedReLU",
     "ClippedSoftThreshold",
+    "CompactDCTpSLinear",
     "CostReport",
     "DCTpSConv2d",
     "DCTpSLinear",
@@ -77,6 +80,7 @@ __all__ = [
     "activation",
     "apply_masks_",
     "clip_for_slope",
+    "compact_dctps",
     "cost",
     "data",
     "dct_matrix",
