@@ -146,6 +146,14 @@ def test_csr_panels_kernel_against_a_float64_reference(kblock, chunk, threads):
     _kernels.linear_csr_panels(x, wt, bias, out, threads, kblock, chunk)
     want = bias.astype(np.float64) + x.astype(np.float64) @ wt.astype(np.float64)
     assert np.abs(out - want).max() / np.abs(want).max() <= RTOL
+    few = np.full((5, 100), np.nan, np.float32)  # and the small-batch kernel, on as many threads
+    _kernels.linear_split_inputs(x[:5], wt, bias, few, threads)
+    assert np.abs(few - want[:5]).max() / np.abs(want[:5]).max() <= RTOL
+    _kernels.linear_split_inputs(x[3:4], wt, bias, few[:1], threads)  # batch 1: the four-rows path
+    assert np.abs(few[0] - want[3]).max() / np.abs(want[3]).max() <= RTOL
+    few[:] = np.nan
+    _kernels.linear_one_serial(x[3:4], wt, bias, few[:1])
+    assert np.abs(few[0] - want[3]).max() / np.abs(want[3]).max() <= RTOL
 
 
 def test_dense_fallback_at_many_rows_is_transposed_and_chains():

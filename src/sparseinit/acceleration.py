@@ -58,6 +58,7 @@ __all__ = [
     "CONV_MIN_CHANNELS",
     "LINEAR_BREAK_EVEN",
     "MODES",
+    "SERIAL_MAX_MADDS",
     "SPLIT_INPUTS_MAX_ROWS",
     "TRANSPOSED_DENSE_MIN_ROWS",
     "LayerPlan",
@@ -83,6 +84,9 @@ LINEAR_BREAK_EVEN: tuple[tuple[int, float], ...] = ((32, 0.0), (64, 0.55), (128,
 CONV_BREAK_EVEN: tuple[tuple[int, float], ...] = ((2**62, 0.8),)  # rows = batch · H · W
 # batch rows up to which the linear kernel splits the inputs among threads (above: CSR rows against Wᵀ panels)
 SPLIT_INPUTS_MAX_ROWS = 8
+# below this many multiply-adds (non-zeros × outputs) a linear kernel call runs on the calling thread only: a pool
+# thread's wake-up and join cost ~50-100 µs on this VM, the work of ~1M multiply-adds
+SERIAL_MAX_MADDS = 1 << 20
 # batch rows from which the linear dense fallback runs transposed (SparseInputLinear's docstring says why)
 TRANSPOSED_DENSE_MIN_ROWS = 32
 # below this many output channels the scatter's inner loop is too short to beat mkldnn: the conv stays dense
@@ -144,15 +148,19 @@ class _SparseInput(nn.Module):
         self.min_sparsity = check_range("min_sparsity", min_sparsity, 0.0, 1.0, lo_open=False, hi_open=False)
         self.mode = check_choice("mode", mode, MODES)
         self.calls = {"sparse": 0, "dense": 0}
+        self._seen_zeros = 0.0
 
     def threshold(self, rows: int) -> float:
         """The zero fraction above which a call with ``rows`` independent rows runs the sparse kernel."""
         return max(self.min_sparsity, _break_even(self._table, rows))
 
     def _use_sparse(self, x: torch.Tensor, rows: int) -> bool:
+        """Decide the path; leaves the measured zero fraction in ``self._seen_zeros`` (0 when not measured)."""
         use = x.dtype in _KERNEL_DTYPES and x.device.type == "cpu" and rows > 0 and self.mode != "dense"
+        self._seen_zeros = 0.0
         if use and self.mode == "auto":
-            use = _zero_fraction(x) > self.threshold(rows)
+            self._seen_zeros = _zero_fraction(x)
+            use = self._seen_zeros > self.threshold(rows)
         self.calls["sparse" if use else "dense"] += 1
         return use
 
@@ -212,7 +220,11 @@ class SparseInputLinear(_SparseInput):
         out = torch.empty(rows, self.out_features, dtype=x2.dtype)
         xn, wt, b, on = x2.numpy(), self.weight_t.numpy(), self.bias.numpy(), out.numpy()
         threads = _threads()
-        if rows <= SPLIT_INPUTS_MAX_ROWS:
+        if (1.0 - self._seen_zeros) * rows * self.in_features * self.out_features < SERIAL_MAX_MADDS:
+            threads = 1  # waking a second thread costs more than it saves (a read-out layer, say)
+        if rows == 1 and threads == 1:
+            _kernels.linear_one_serial(xn, wt, b, on)
+        elif rows <= SPLIT_INPUTS_MAX_ROWS:
             _kernels.linear_split_inputs(xn, wt, b, on, threads)
         else:
             _kernels.linear_csr_panels(xn, wt, b, on, threads)
