@@ -349,3 +349,17 @@ def test_feeding_activations_run_serially_and_restore_the_thread_count(monkeypat
             assert rel_error(other, seq, x) <= RTOL
     finally:
         set_threads(previous)
+
+
+def test_cached_weight_views_follow_dtype_changes_and_state_dicts():
+    torch.manual_seed(8)
+    seq = nn.Sequential(nn.ReLU(), nn.Linear(32, 16))
+    fast = accelerate(seq, mode="sparse")
+    x = torch.randn(1, 32)
+    assert rel_error(fast, seq, x) <= RTOL  # fills the cache
+    other = nn.Sequential(nn.ReLU(), nn.Linear(32, 16))
+    fast[1].load_state_dict({"weight_t": other[1].weight.detach().t(), "bias": other[1].bias.detach()})
+    assert rel_error(fast, other, x) <= RTOL  # in-place copy: same storage, same views
+    fast.double()
+    assert rel_error(fast, other.double(), x.double()) <= 1e-12
+    assert calls(fast) == {"sparse": 3, "dense": 0}

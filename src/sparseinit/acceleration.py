@@ -203,22 +203,35 @@ class SparseInputLinear(_SparseInput):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"min_sparsity={self.min_sparsity}, mode={self.mode!r}")
 
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """numpy views of Wᵀ and b, cached until the buffers are replaced (``.to()``, assignment) or the cache is
+        not a view of them (a copied or unpickled module carries a copy of it)."""
+        wt, bias = self._buffers["weight_t"], self._buffers["bias"]
+        cache = self.__dict__.get("_np_cache")
+        if (cache is None or cache[0] is not wt or cache[1] is not bias or cache[2].ctypes.data != wt.data_ptr()
+                or cache[3].ctypes.data != bias.data_ptr()):
+            cache = (wt, bias, wt.numpy(), bias.numpy())
+            self.__dict__["_np_cache"] = cache
+        return cache[2], cache[3]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_inference(x)
         lead = x.shape[:-1]
-        x2 = x.reshape(-1, self.in_features)
+        x2 = x if x.dim() == 2 else x.reshape(-1, self.in_features)
         rows = x2.shape[0]
-        if x2.dtype != self.weight_t.dtype or not self._use_sparse(x2, rows):
+        wt_tensor = self._buffers["weight_t"]
+        if x2.dtype != wt_tensor.dtype or not self._use_sparse(x2, rows):
+            bias = self._buffers["bias"]
             if rows >= TRANSPOSED_DENSE_MIN_ROWS:
-                y = torch.addmm(self.bias[:, None], self.weight_t.t(), x2.t()).t()
+                y = torch.addmm(bias[:, None], wt_tensor.t(), x2.t()).t()
             else:
-                y = torch.addmm(self.bias, x2, self.weight_t)
-            return y.reshape(*lead, self.out_features)
+                y = torch.addmm(bias, x2, wt_tensor)
+            return y if x.dim() == 2 else y.reshape(*lead, self.out_features)
         from . import _kernels
 
-        x2 = x2.detach().contiguous()
-        out = torch.empty(rows, self.out_features, dtype=x2.dtype)
-        xn, wt, b, on = x2.numpy(), self.weight_t.numpy(), self.bias.numpy(), out.numpy()
+        xn = x2.detach().contiguous().numpy()
+        wt, b = self._arrays()
+        on = np.empty((rows, self.out_features), dtype=xn.dtype)
         threads = _threads()
         if (1.0 - self._seen_zeros) * rows * self.in_features * self.out_features < SERIAL_MAX_MADDS:
             threads = 1  # waking a second thread costs more than it saves (a read-out layer, say)
@@ -228,7 +241,8 @@ class SparseInputLinear(_SparseInput):
             _kernels.linear_split_inputs(xn, wt, b, on, threads)
         else:
             _kernels.linear_csr_panels(xn, wt, b, on, threads)
-        return out.reshape(*lead, self.out_features)
+        out = torch.from_numpy(on)
+        return out if x.dim() == 2 else out.reshape(*lead, self.out_features)
 
 
 def _conv_unsupported(conv: nn.Conv2d) -> str | None:
