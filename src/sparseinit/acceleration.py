@@ -90,8 +90,10 @@ CONV_BREAK_EVEN: tuple[tuple[int, float], ...] = ((2**62, 0.8),)  # rows = batch
 # batch rows up to which the linear kernel splits the inputs among threads (above: CSR rows against Wᵀ panels)
 SPLIT_INPUTS_MAX_ROWS = 8
 # below this many multiply-adds (non-zeros × outputs) a linear kernel call runs on the calling thread only: a pool
-# thread's wake-up and join cost ~50-100 µs on this VM, the work of ~1M multiply-adds
-SERIAL_MAX_MADDS = 1 << 20
+# thread's wake-up and join cost ~50-100 µs on this VM, and at batch 1 one thread already reads memory nearly as
+# fast as two. Measured on 8 layers 4096², batch 1 (interleaved): 90% zeros (1.7M multiply-adds per layer) one
+# thread 7.4-7.6x dense, two 6.8-7.1x; 85% (2.5M) two threads 5.65x, one 5.53x.
+SERIAL_MAX_MADDS = 1 << 21
 # batch rows from which the linear dense fallback runs transposed (SparseInputLinear's docstring says why)
 TRANSPOSED_DENSE_MIN_ROWS = 32
 # below this many output channels the scatter's inner loop is too short to beat mkldnn: the conv stays dense
@@ -239,7 +241,7 @@ class SparseInputLinear(_SparseInput):
         on = np.empty((rows, self.out_features), dtype=xn.dtype)
         threads = _threads()
         if (1.0 - self._seen_zeros) * rows * self.in_features * self.out_features < SERIAL_MAX_MADDS:
-            threads = 1  # waking a second thread costs more than it saves (a read-out layer, say)
+            threads = 1  # waking a second thread costs more than it saves
         if rows == 1 and threads == 1:
             _kernels.linear_one_serial(xn, wt, b, on)
         elif rows <= SPLIT_INPUTS_MAX_ROWS:
