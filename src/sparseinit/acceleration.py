@@ -34,8 +34,8 @@ O(B·in·out). The break-even sparsities are measured on our 2-core AMD EPYC (AV
 :data:`LINEAR_BREAK_EVEN`, :data:`CONV_BREAK_EVEN`); pass ``min_sparsity`` to move the floor. The activation
 modules feeding accelerated layers run large inputs on one thread (:func:`accelerate` says why).
 
-Measured on that machine (results/speed.md), 8 × 4096 DeepMLP, hidden layers, against dense torch: 5.6× at batch
-1 and 85% zeros (ideal 6.5×), 6.8× at 90% (ideal 9.6×), 3.3× at batch 64 and 90% (ideal 9.7×), 0.97–1.3× at 50%.
+Measured on that machine (results/speed.md), 8 × 4096 DeepMLP, hidden layers, against dense torch: 6.2× at batch
+1 and 85% zeros (ideal 6.5×), 7.5× at 90% (ideal 9.6×), 3.1× at batch 64 and 90% (ideal 9.7×), 1.1–1.3× at 50%.
 
 Outputs equal the dense model's to float rounding (the sum runs in another order): tests hold max relative
 error ≤ 1e-5 in float32. float32 and float64 run the kernels; other dtypes and devices run dense.
