@@ -228,7 +228,9 @@ def _cmd_bench_activations(args: argparse.Namespace) -> None:
             for key, path in (("json_path", args.json), ("markdown_path", args.markdown), ("plot_path", args.plot))}
     meta = run_environment("sparseinit " + " ".join(args.argv), args.threads, args.reps)
     rows = benchmark_activations(tuple(args.widths), args.depth, tuple(args.sparsities), tuple(args.batches),
-                                 args.reps, args.threads, warmup=args.warmup, seed=args.seed)
+                                 args.reps, args.threads, warmup=args.warmup, seed=args.seed,
+                                 progress=lambda r: print(activations_table([r]).splitlines()[1], file=sys.stderr,
+                                                          flush=True))
     print(activations_table(rows))
     config = {k: getattr(args, k) for k in ("widths", "depth", "sparsities", "batches", "reps", "warmup", "threads",
                                             "seed")}
