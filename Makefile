@@ -46,6 +46,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/activation_overhead.py
 	$(BIN)/sparseinit bench activations --json out/speed/activations.json --markdown out/speed/activations.md \
 		--plot out/speed/activations.png --overwrite
+	$(BIN)/sparseinit bench dctps --widths 1024 4096 --convs 64x32x32 256x8x32 512x4x32 \
+		--json out/speed/dctps.json --markdown out/speed/dctps.md --plot out/speed/dctps.png --overwrite
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache

@@ -52,6 +52,24 @@ def test_state_is_values_indices_alpha_bias_and_within_5_percent():
     assert sparseinit.density_report(layer).layers[0].stored_bytes == ideal  # the accounting of the masked layer
 
 
+def test_density_report_counts_compact_layers_like_masked_ones():
+    from sparseinit import density_report
+
+    model = torch.nn.Sequential(_trained_layer(30, 20, 0.1), torch.nn.ReLU(), _trained_layer(20, 10, 0.2, seed=1),
+                                torch.nn.BatchNorm1d(10))
+    before = density_report(model)
+    compact_dctps(model)
+    after = density_report(model)
+    assert [r.kind for r in after.layers] == ["CompactDCTpSLinear"] * 2
+    for a, b in zip(after.layers, before.layers, strict=True):
+        assert (a.name, a.shape, a.nnz, a.numel, a.stored_bytes, a.offset) == \
+            (b.name, b.shape, b.nnz, b.numel, b.stored_bytes, b.offset)
+    assert (after.other_bytes, after.dense_bytes, after.stored_bytes) == \
+        (before.other_bytes, before.dense_bytes, before.stored_bytes)
+    # the compact model's state is exactly what the report says a compact checkpoint stores
+    assert after.stored_bytes == sum(t.numel() * t.element_size() for t in model.state_dict().values())
+
+
 def test_load_state_dict_with_another_support_size():
     compact = CompactDCTpSLinear.from_masked(_trained_layer(20, 10, 0.3))
     fresh = CompactDCTpSLinear(20, 10, torch.tensor([0, 7]))

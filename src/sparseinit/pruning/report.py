@@ -8,16 +8,19 @@ Stored bytes are what a compact checkpoint needs, not what ``state_dict`` holds 
     masked layer   nnz · (value bytes + index bytes) + biases + α     (flat int32 indices; int64 past 2³¹ entries;
                    D is regenerated from the shape and costs nothing; the mask is the set of indices)
     dense layer    |W| · value bytes + biases
+    compact DCTpS  its values + indices + α + bias, as held (``CompactDCTpSLinear``)
     other          every other parameter and floating/int buffer (BatchNorm affine and running statistics)
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from ..layers.compact import CompactDCTpSLinear
 from ..layers.sparse import MaskedLayer
 
 
@@ -97,20 +100,26 @@ def density_report(model: nn.Module) -> DensityReport:
     for name, module in model.named_modules():
         if isinstance(module, MaskedLayer):
             w = module.weight
-            nnz = module.nnz
-            offset = module.has_offset
+            shape, nnz, offset = tuple(w.shape), module.nnz, module.has_offset
             stored = nnz * (w.element_size() + _index_bytes(w.numel())) + _bytes(module.bias)
             if offset:
                 stored += _bytes(module.alpha)
+            value_bytes = w.element_size()
+        elif isinstance(module, CompactDCTpSLinear):
+            # it stores exactly its values, flat indices, α and bias; its dense counterpart is out × in
+            shape, nnz, offset = (module.out_features, module.in_features), module.values.numel(), True
+            stored = _bytes(module.values) + _bytes(module.indices) + _bytes(module.alpha) + _bytes(module.bias)
+            value_bytes = module.values.element_size()
         elif isinstance(module, (nn.Linear, nn.Conv2d)):
             w = module.weight
-            nnz, offset = w.numel(), False
+            shape, nnz, offset = tuple(w.shape), w.numel(), False
             stored = _bytes(w) + _bytes(module.bias)
+            value_bytes = w.element_size()
         else:
             continue
-        rows.append(LayerDensity(name or "(model)", type(module).__name__, tuple(w.shape), nnz, w.numel(), stored,
-                                 offset))
-        dense_bytes += _bytes(w) + _bytes(module.bias)
+        numel = math.prod(shape)
+        rows.append(LayerDensity(name or "(model)", type(module).__name__, shape, nnz, numel, stored, offset))
+        dense_bytes += numel * value_bytes + _bytes(module.bias)
         counted.update(id(t) for t in module.parameters(recurse=False))
         counted.update(id(t) for t in module.buffers(recurse=False))
     if not rows:
