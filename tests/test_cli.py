@@ -67,6 +67,7 @@ def test_argparse_errors_and_help():
     bad = subprocess.run([sys.executable, "-m", "sparseinit.cli", "eoc", "--activation", "gelu"],
                          capture_output=True, text=True, env=env)
     assert bad.returncode == 2 and "invalid choice: 'gelu'" in bad.stderr and "Traceback" not in bad.stderr
+    assert bad.stderr.count("\n") == 1 and "see sparseinit eoc --help" in bad.stderr  # one line, no usage dump
     both = subprocess.run([sys.executable, "-m", "sparseinit.cli", "eoc", "--activation", "crelu", "--sparsity",
                            "0.8", "--m", "1", "--slope", "0.5"], capture_output=True, text=True, env=env)
     assert both.returncode == 2 and "not allowed with argument" in both.stderr

@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from .eoc import CLIP_MODES, edge_of_chaos
 from .theory.piecewise import ACTIVATIONS
@@ -263,9 +264,16 @@ def _add_bench_activations(bench_sub: argparse._SubParsersAction) -> None:
     q.set_defaults(func=_cmd_bench_activations)
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (the full usage is one ``--help`` away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``sparseinit`` command."""
-    parser = argparse.ArgumentParser(
+    """The argument parser of the ``sparseinit`` command (sub-commands share its one-line error style)."""
+    parser = _Parser(
         prog="sparseinit",
         description="Deep networks sparse from initialisation: sparse activations on the Edge of Chaos "
                     "(exact Gaussian-process maps, EoC initialisation, propagation).",

@@ -126,3 +126,19 @@ def test_drop_fraction_schedule_and_errors():
         RigL(model, 10, drop_fraction=1.5)
     with pytest.raises(ValueError, match="total_steps must be an integer >= 1"):
         RigL(model, 0)
+
+
+def test_full_layer_is_left_alone():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 20))
+    sparsify(model, 0.5, offset=None, budget="epl")  # EPL: 12 + 60 weights, 36 kept -> the first layer is full
+    first, second = masked_layers(model)
+    assert first.nnz == first.weight.numel() and second.nnz < second.weight.numel()
+    rigl = RigL(model, 10, update_every=1, drop_fraction=0.3)
+    x, y = torch.randn(32, 4), torch.randint(0, 20, (32,))
+    F.cross_entropy(model(x), y).backward()
+    before, second_before = first.weight.detach().clone(), second.mask.clone()
+    nnz_second = second.nnz
+    rigl.step(1)
+    assert torch.equal(first.weight, before) and bool(first.mask.all())  # nothing dropped or reset
+    assert second.nnz == nnz_second and not torch.equal(second.mask, second_before)  # the other layer did swap

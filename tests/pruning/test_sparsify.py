@@ -151,3 +151,23 @@ def test_errors():
     with pytest.raises(ValueError):
         sparsify(model, 0.1, method="snip")
     assert isinstance(model[0], nn.Conv2d)  # validation happens before anything is replaced
+
+
+def test_failure_leaves_the_model_untouched():
+    x, y = DATA
+    cases = [dict(method="synflow"),                                   # no input_shape and no data: ValueError
+             dict(method="snip", data=x),                              # one tensor, not a pair
+             dict(method="snip", data=(x,)),                           # a 1-tuple
+             dict(method="snip", data=[x, (x, y)]),                    # a loader yielding a non-pair
+             dict(method="synflow", input_shape=(3, 7, 7)),            # the model cannot run on that shape
+             dict(seed="a")]
+    messages = ["input_shape", "pair of tensors", "pairs of tensors", "pairs of tensors",
+                "could not run the model", "seed must be an integer"]
+    for kwargs, message in zip(cases, messages, strict=True):
+        model = net()
+        before = copy.deepcopy(model.state_dict())
+        with pytest.raises(ValueError, match=message):
+            sparsify(model, 0.1, **kwargs)
+        assert [type(m) for m in model] == [type(m) for m in net()], kwargs
+        assert all(torch.equal(before[k], v) for k, v in model.state_dict().items()) and \
+            set(model.state_dict()) == set(before)

@@ -37,21 +37,36 @@ DEFAULT_ITERATIONS = {"synflow": 100, "force": 10}
 
 def batches(data: Any) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """An endless stream of (inputs, targets): ``data`` is one such pair, or an iterable of them (a DataLoader)."""
-    if isinstance(data, (tuple, list)) and len(data) == 2 and all(torch.is_tensor(t) for t in data):
+    if _is_pair(data):
         return itertools.repeat((data[0], data[1]))
-    if not isinstance(data, Iterable):
-        raise ValueError("data must be an (inputs, targets) pair of tensors or an iterable of such pairs")
+    if torch.is_tensor(data) or not isinstance(data, Iterable):
+        raise ValueError(f"data must be an (inputs, targets) pair of tensors or an iterable of such pairs, "
+                         f"got {_describe(data)}")
 
     def cycle() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         while True:
             empty = True
             for item in data:
                 empty = False
+                if not _is_pair(item):
+                    raise ValueError(f"data must yield (inputs, targets) pairs of tensors, got {_describe(item)}")
                 yield item[0], item[1]
             if empty:
                 raise ValueError("data yielded no batch")
 
     return cycle()
+
+
+def _is_pair(item: Any) -> bool:
+    return isinstance(item, (tuple, list)) and len(item) == 2 and all(torch.is_tensor(t) for t in item)
+
+
+def _describe(item: Any) -> str:
+    if torch.is_tensor(item):
+        return f"a tensor of shape {tuple(item.shape)}"
+    if isinstance(item, (tuple, list)):
+        return f"a {type(item).__name__} of {len(item)} item(s)"
+    return f"a {type(item).__name__}"
 
 
 def choose_masks(model: nn.Module, layers: Sequence[MaskedLayer], counts: Counts, method: str, *,

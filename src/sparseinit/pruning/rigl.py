@@ -101,7 +101,9 @@ class RigL:
         """Drop the k smallest |w| of the support, grow the k largest |grad| outside what is kept; (kept, grown)."""
         mask = layer.mask.flatten()
         active = int(mask.sum())
-        k = min(round(fraction * active), active)  # the grow pool (not kept) always has >= k entries
+        # at most as many as there are inactive entries: a full layer would only drop and regrow the same
+        # weights at 0, i.e. reset them (the grow pool, all but the kept, always has >= k entries)
+        k = min(round(fraction * active), mask.numel() - active)
         shape = layer.mask.shape
         if k == 0:
             return layer.mask.clone(), torch.zeros_like(layer.mask)

@@ -109,16 +109,28 @@ def sparsify(model: nn.Module, density: float, *, offset: str | None = "dct", bu
     else:
         counts = layer_budgets(shapes, density, budget)
 
-    layers: list[MaskedLayer] = []
-    for name, module in targets:
-        new = _replacement(module, offset)
-        new.train(module.training)
-        _set_submodule(model, name, new)
-        layers.append(new)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"seed must be an integer, got {seed!r}")
 
-    generator = torch.Generator().manual_seed(seed)
-    masks = choose_masks(model, layers, counts, method, data=data, input_shape=input_shape, iterations=iterations,
-                         loss_fn=loss_fn, generator=generator)
+    layers: list[MaskedLayer] = []
+    try:
+        for name, module in targets:
+            new = _replacement(module, offset)
+            new.train(module.training)
+            _set_submodule(model, name, new)
+            layers.append(new)
+        generator = torch.Generator().manual_seed(seed)
+        masks = choose_masks(model, layers, counts, method, data=data, input_shape=input_shape,
+                             iterations=iterations, loss_fn=loss_fn, generator=generator)
+    except Exception as error:
+        # leave the caller's model as it was: a half-replaced model would compute α·D + W at density 1
+        for (name, module), _ in zip(targets, layers, strict=False):
+            _set_submodule(model, name, module)
+        if isinstance(error, RuntimeError) and method != "random":
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise ValueError(f"method {method!r} could not run the model on the given data/input_shape: "
+                             f"{first}") from error
+        raise
     with torch.no_grad():
         for layer, mask in zip(layers, masks, strict=True):
             layer.set_mask_(mask)
