@@ -73,7 +73,8 @@ def sparsify(model: nn.Module, density: float, *, offset: str | None = "dct", bu
              loss_fn: saliency.Loss = F.cross_entropy) -> nn.Module:
     """Replace ``model``'s linear/conv layers by sparse or DCT-plus-Sparse ones at ``density``; returns ``model``.
 
-    density     trainable fraction of the replaced layers' kernel weights, in (0, 1]
+    density     trainable fraction of the replaced layers' kernel weights, in (0, 1] (layers kept dense by
+                keep_first/keep_last are outside this budget, so ``density_report`` of the whole model is higher)
     offset      "dct" (DCTpS layers, S = 0) or None (plain sparse layers keeping their initial weights)
     budget      "epl" | "uniform" | "epf" | "erk" | "global" | None (None: epl for random, global otherwise)
     method      "random" | "snip" | "grasp" | "synflow" | "force" | "magnitude"
