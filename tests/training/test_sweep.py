@@ -149,6 +149,8 @@ def test_report_pivots_c_runs_by_method_and_density(tmp_path):
     snip = next(line for line in table if line.startswith("| snip |"))
     std = (2 * 5.0**2) ** 0.5  # sample std of 60 and 70
     assert snip == f"| snip | – | 65.00 ± {std:.2f} (2) · 0.5 KiB |"
+    margin = next(line for line in table if line.startswith("| *margin"))
+    assert margin.endswith("| – | *+26.00* |")  # d = 0.01: DCTpS (epl) 91 − snip 65; d = 0.1 has no plain run
     dense = next(line for line in table if line.startswith("| dense |"))
     assert dense.count("97.50 ± 0.71 (2) · 4.0 KiB") == 2
     assert paths["accuracy_density"].stat().st_size > 5000
