@@ -107,3 +107,20 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="num_classes must be an integer >= 1"):
         LeNet5(num_classes=0)
     assert LeNet5(image_size=8)(torch.randn(2, 1, 8, 8)).shape == (2, 10)  # small inputs are padded to 32
+
+
+@pytest.mark.parametrize("name", sorted(ZOO))
+def test_every_relu_is_a_module_the_sparsity_meter_sees(name, monkeypatch):
+    """Each ReLU the forward applies is an activation module (F.relu inside forward would go unmeasured)."""
+    from sparseinit.models import hidden_activations
+
+    model = zoo_model(name, in_channels=1, num_classes=10, image_size=28).eval()
+    seen = []
+    for module in hidden_activations(model):
+        module.register_forward_hook(lambda mod, inp, out: seen.append(mod))
+    calls = []
+    relu = F.relu
+    monkeypatch.setattr(F, "relu", lambda x, inplace=False: calls.append(1) or relu(x, inplace=inplace))
+    with torch.no_grad():
+        model(torch.randn(2, 1, 28, 28))
+    assert len(calls) == len(seen) > 0 and len(set(map(id, seen))) == len(seen)
