@@ -43,6 +43,17 @@ def test_divergence_is_a_result(tmp_path):
     assert s["status"] == "diverged" and s["epochs_done"] == 0
 
 
+def test_finite_but_exploding_loss_is_divergence(tmp_path):
+    # relu is positively homogeneous: inputs ×1e7 with the first layer left unscaled give logits, and a
+    # cross-entropy, of order 1e7 — finite, but the activations have exploded
+    s = train(out=tmp_path / "run", activation="relu", epochs=1, progress=False, input_scale=1e7, match_input=False,
+              **SMALL)
+    assert s["status"] == "diverged" and s["epochs_done"] == 0
+    assert "exploding" in s["diverged_reason"]
+    ok = train(out=tmp_path / "ok", activation="relu", epochs=1, progress=False, **SMALL)
+    assert ok["status"] == "ok" and ok["diverged_reason"] is None
+
+
 def test_lr_schedule():
     c = TrainConfig(lr=1.0, schedule="cosine", warmup_steps=10)
     assert lr_at(c, 0, 110) == pytest.approx(0.1) and lr_at(c, 10, 110) == pytest.approx(1.0)

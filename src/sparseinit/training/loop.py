@@ -30,6 +30,7 @@ from .config import EOC_MODELS, TrainConfig
 
 TRAIN_EVAL_SIZE = 5000  # training examples re-evaluated each epoch for train accuracy and sparsity
 EVAL_BATCH = 1000
+EXPLODED_LOSS = 1e6  # a training-batch loss above this means logits of order 1e6: the activations have exploded
 
 
 def build_model(config: TrainConfig, shape: tuple[int, ...], num_classes: int,
@@ -190,7 +191,7 @@ def _run(config: TrainConfig, folder: Path, ctx: distributed.Context, show: bool
                     stop_fraction=config.rigl_stop, optimizer=optimizer,
                     reduce_grad=ctx.sum_ if ctx.world > 1 else None)
 
-    status = "ok"
+    status, reason = "ok", None
     eval_train = (x_train[:TRAIN_EVAL_SIZE], y_train[:TRAIN_EVAL_SIZE])
     for epoch in range(first_epoch, config.epochs):
         order = torch.randperm(len(y_train), generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch))
@@ -210,8 +211,11 @@ def _run(config: TrainConfig, folder: Path, ctx: distributed.Context, show: bool
             loss.backward()
             ctx.sum_grads_(params)
             stats = ctx.sum_(torch.tensor([loss.item(), (logits.argmax(1) == yb).sum().item()], dtype=torch.float64))
-            if not math.isfinite(stats[0].item()):
+            batch_loss = stats[0].item()
+            if not math.isfinite(batch_loss) or batch_loss > EXPLODED_LOSS:
                 status = "diverged"
+                reason = ("non-finite loss" if not math.isfinite(batch_loss) else
+                          f"loss {batch_loss:.3g} > {EXPLODED_LOSS:g} (exploding activations)")
                 break
             if config.grad_clip is not None:
                 nn.utils.clip_grad_norm_(params, config.grad_clip)
@@ -229,7 +233,7 @@ def _run(config: TrainConfig, folder: Path, ctx: distributed.Context, show: bool
         meter.enabled = False
         if status == "diverged":
             if show:
-                tqdm.write(f"run diverged at epoch {epoch + 1}, step {step}: non-finite loss; status 'diverged'")
+                tqdm.write(f"run diverged at epoch {epoch + 1}, step {step}: {reason}; status 'diverged'")
             break
         row = {"epoch": epoch + 1, "step": step, "lr": lr_at(config, step - 1, total_steps),
                "loss": running_loss / max(1, seen), **_evaluations(model, meter, eval_train, (x_val, y_val),
@@ -249,6 +253,7 @@ def _run(config: TrainConfig, folder: Path, ctx: distributed.Context, show: bool
 
     final = _evaluations(model, meter, eval_train, (x_val, y_val), (x_test, y_test), ctx)
     summary = _summary(config, status, final, history, elapsed + time.perf_counter() - start_time, ctx)
+    summary["diverged_reason"] = reason
     weights = density_report(model)
     summary.update(trainable_density=weights.density, trainable_weights=weights.nnz, stored_bytes=weights.stored_bytes,
                    dense_bytes=weights.dense_bytes)
