@@ -1,5 +1,11 @@
 """Sweeps: grid expansion with normalisation, typo'd keys, resumability; reports: the table's numbers."""
 
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -110,6 +116,43 @@ def test_a_failed_run_is_recorded_and_the_sweep_goes_on(tmp_path):
     assert result["status"] == "failed" and "cifar10 needs root=DIR" in result["error"]
     (error,) = (tmp_path / "out").glob("*/error.txt")
     assert "DataError" in error.read_text()
+
+
+def _state(pid: int) -> tuple[str, int] | None:
+    """(state letter, parent pid) of a live process from /proc, None once it is gone or a zombie."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return None if fields[0] == "Z" else (fields[0], int(fields[1]))
+
+
+def _children(pid: int) -> list[int]:
+    procs = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
+    return [k for k in procs if (_state(k) or ("", -1))[1] == pid]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to list processes")
+def test_killing_the_sweep_ends_its_workers(tmp_path):
+    spec = write(tmp_path, SWEEP.replace("epochs = 1", "epochs = 500").replace("width = 32", "width = 256"))
+    parent = subprocess.Popen([sys.executable, "-m", "sparseinit.cli", "sweep", str(spec), "--out",
+                               str(tmp_path / "out"), "--workers", "2", "--threads", "1"],
+                              env={**os.environ, "OMP_NUM_THREADS": "1"},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list((tmp_path / "out").glob("*/metrics.jsonl")):
+        time.sleep(0.5)  # a worker has finished an epoch: the pool is up and training
+    workers = _children(parent.pid)
+    assert len(workers) >= 2
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(_state(w) for w in workers):
+        time.sleep(0.5)
+    alive = [w for w in workers if _state(w)]
+    for w in alive:
+        os.kill(w, signal.SIGKILL)
+    assert alive == [], "sweep workers outlived the killed sweep"
 
 
 def test_report_errors(tmp_path):

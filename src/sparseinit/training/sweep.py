@@ -18,7 +18,8 @@ EPL, DCTpS with RigL); the run order is the grid's (first key outermost), each g
 Options an activation ignores are normalised away first (relu has s = 0.5; m/slope only clip crelu/cst), so
 the grid above trains relu once per seed, not once per sparsity. Run r goes to ``OUT/<name>-<hash>/``; a finished
 run is skipped, an unfinished one resumes from its checkpoint, and a run that raises is recorded as ``failed``
-(its message in ``error.txt``) while the sweep goes on.
+(its message in ``error.txt``) while the sweep goes on. Worker processes exit when the sweep process dies (even by
+kill -9), so a killed sweep leaves no orphan still writing into a run folder that a restarted sweep resumes.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ import multiprocessing
 import os
 import shutil
 import sys
+import threading
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -106,6 +109,16 @@ def run_name(config: TrainConfig) -> str:
     return "-".join(parts)
 
 
+def _exit_with(parent: int) -> None:
+    """Pool initializer: end this worker within a second of the sweep process ``parent`` ending."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)  # the run resumes from its last (atomic) checkpoint when the sweep is restarted
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def _one(config: TrainConfig, folder: str, threads: int) -> dict[str, Any]:
     import torch
 
@@ -155,7 +168,8 @@ def sweep(config_path: str | Path, out: str | Path, *, workers: int = 1, threads
             results[index] = _one(configs[index], folders[index], threads)
             _report_line(bar, folders[index], results[index])
     else:
-        with futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                         initializer=_exit_with, initargs=(os.getpid(),)) as pool:
             jobs = {pool.submit(_one, configs[i], folders[i], threads): i for i in todo}
             for job in futures.as_completed(jobs):
                 index = jobs[job]
