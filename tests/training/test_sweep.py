@@ -197,3 +197,13 @@ def test_report_pivots_c_runs_by_method_and_density(tmp_path):
     dense = next(line for line in table if line.startswith("| dense |"))
     assert dense.count("97.50 ± 0.71 (2) · 4.0 KiB") == 2
     assert paths["accuracy_density"].stat().st_size > 5000
+
+
+def test_table_shows_no_spread_for_one_seed_and_no_sparsity_when_all_diverged():
+    rows = [{"identity": {"activation": "st"}, "test_accuracy": (9.79, 0.0), "seeds": 1, "diverged": 1.0,
+             "train_sparsity": float("nan"), "test_sparsity": float("nan")},
+            {"identity": {"activation": "relu"}, "test_accuracy": (95.17, 0.5), "seeds": 3, "diverged": 0.0,
+             "train_sparsity": 0.5284, "test_sparsity": 0.5281}]
+    lines = report.table_markdown(rows, ["activation"]).splitlines()
+    assert lines[2] == "| st | 9.79 | 1 | 100% | – | – |"
+    assert lines[3] == "| relu | 95.17 ± 0.50 | 3 | 0% | 0.528 | 0.528 |"

@@ -10,6 +10,7 @@ differ only in their seed, and writes ``table.md``, ``accuracy_vs_sparsity.png``
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from collections import defaultdict
 from pathlib import Path
@@ -160,8 +161,10 @@ def table_markdown(rows: list[dict[str, Any]], varying: list[str]) -> str:
     for row in rows:
         mean, std = row["test_accuracy"]
         cells = [_fmt(row["identity"].get(k)) for k in columns]
-        cells += [f"{mean:.2f} ± {std:.2f}", str(row["seeds"]), f"{row['diverged']:.0%}",
-                  f"{row['train_sparsity']:.3f}", f"{row['test_sparsity']:.3f}"]
+        # one seed has no spread; a group whose runs all diverged has no meaningful sparsity
+        cells += [f"{mean:.2f} ± {std:.2f}" if row["seeds"] > 1 else f"{mean:.2f}", str(row["seeds"]),
+                  f"{row['diverged']:.0%}", *(("–" if math.isnan(row[k]) else f"{row[k]:.3f}")
+                                              for k in ("train_sparsity", "test_sparsity"))]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
