@@ -41,6 +41,7 @@ def test_divergence_is_a_result(tmp_path):
     s = train(out=tmp_path / "run", activation="relu_tau", sparsity=0.9, epochs=2, progress=False,
               **{**SMALL, "lr": 50.0})
     assert s["status"] == "diverged" and s["epochs_done"] == 0
+    assert 0 < s["diverged_step"] <= 2 * 2048 // 64  # after some updates (lr 50 is what blows it up), within the run
 
 
 def test_finite_but_exploding_loss_is_divergence(tmp_path):
@@ -49,9 +50,9 @@ def test_finite_but_exploding_loss_is_divergence(tmp_path):
     s = train(out=tmp_path / "run", activation="relu", epochs=1, progress=False, input_scale=1e7, match_input=False,
               **SMALL)
     assert s["status"] == "diverged" and s["epochs_done"] == 0
-    assert "exploding" in s["diverged_reason"]
+    assert "exploding" in s["diverged_reason"] and s["diverged_step"] == 0  # the very first forward pass
     ok = train(out=tmp_path / "ok", activation="relu", epochs=1, progress=False, **SMALL)
-    assert ok["status"] == "ok" and ok["diverged_reason"] is None
+    assert ok["status"] == "ok" and ok["diverged_reason"] is None and ok["diverged_step"] is None
 
 
 def test_lr_schedule():

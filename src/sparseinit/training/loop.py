@@ -254,6 +254,8 @@ def _run(config: TrainConfig, folder: Path, ctx: distributed.Context, show: bool
     final = _evaluations(model, meter, eval_train, (x_val, y_val), (x_test, y_test), ctx)
     summary = _summary(config, status, final, history, elapsed + time.perf_counter() - start_time, ctx)
     summary["diverged_reason"] = reason
+    # optimizer steps taken before the failing batch: 0 means the initialised network itself explodes
+    summary["diverged_step"] = step if status == "diverged" else None
     weights = density_report(model)
     summary.update(trainable_density=weights.density, trainable_weights=weights.nnz, stored_bytes=weights.stored_bytes,
                    dense_bytes=weights.dense_bytes)
