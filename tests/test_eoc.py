@@ -5,7 +5,9 @@ import json
 import math
 import warnings
 
+import numpy as np
 import pytest
+import torch
 
 import sparseinit
 from sparseinit import edge_of_chaos
@@ -127,3 +129,23 @@ def test_no_eoc_point_is_an_error_not_a_nan(monkeypatch):
     monkeypatch.setattr(eoc, "_moments", lambda *a: (9.0, -0.2, 0.5, 0.1))
     with pytest.raises(ValueError, match=r"no Edge-of-Chaos point for crelu.*sigma_b2 = -0.2 < 0"):
         edge_of_chaos("crelu", 0.9, m=0.1)
+
+
+def test_propagate_correlation_matches_a_wide_random_network():
+    # A width-2000 network at the EoC point, two inputs at q* with correlation 0.3: the empirical correlation of
+    # the pre-activations after 6 layers against the GP recursion (finite-width error ~ 1/√width per layer).
+    p = edge_of_chaos("crelu", 0.85)
+    rng = np.random.default_rng(0)
+    width, depth = 2000, 6
+    z1, z2 = rng.standard_normal((2, width))
+    h = np.stack([z1, 0.3 * z1 + np.sqrt(1 - 0.3**2) * z2]) * np.sqrt(p.q_star)
+    act = p.module()
+    for _ in range(depth):
+        w = rng.standard_normal((width, width)) * np.sqrt(p.sigma_w2 / width)
+        b = rng.standard_normal(width) * np.sqrt(p.sigma_b2)
+        h = act(torch.from_numpy(h)).numpy() @ w.T + b
+    measured = h[0] @ h[1] / np.sqrt((h[0] @ h[0]) * (h[1] @ h[1]))
+    assert measured == pytest.approx(p.propagate_correlation(0.3, depth)[-1], abs=0.02)
+    # And the clipped EoC point forgets its inputs faster than ReLU's: at depth 100, 1 − ρ is several times smaller.
+    relu = edge_of_chaos("relu")
+    assert 1 - p.propagate_correlation(0.5, 100)[-1] < (1 - relu.propagate_correlation(0.5, 100)[-1]) / 4

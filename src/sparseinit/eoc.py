@@ -73,6 +73,12 @@ class EdgeOfChaos:
         """Pre-activation variances q^0 = q0, q^{l+1} = V(q^l), l < depth (length depth + 1)."""
         return theory.propagate_variance(self.piecewise(), q0, depth, self.sigma_w2, self.sigma_b2)
 
+    def propagate_correlation(self, rho0: float, depth: int) -> np.ndarray:
+        """Correlations ρ^0 = rho0, ρ^{l+1} = R(ρ^l) of two inputs at q*, l < depth (length depth + 1)."""
+        return theory.propagate_correlation(
+            self.piecewise(), rho0, depth, self.sigma_w2, self.sigma_b2, self.q_star
+        )
+
     def zero_fraction(self, q: float | np.ndarray) -> np.ndarray:
         """Predicted activation sparsity at pre-activation variance q (= ``sparsity`` at q*)."""
         return self.piecewise().zero_fraction(q)

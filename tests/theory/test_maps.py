@@ -88,3 +88,32 @@ def test_classify():
 
 def points_small(f):
     return theory.fixed_points(f, 4.0, 0.1)[0].q
+
+
+def arc_cosine(rho):
+    """The ReLU correlation map at σ_w² = 2, σ_b² = 0 (Cho & Saul's arc-cosine kernel of degree 1)."""
+    return (np.sqrt(1 - rho**2) + (np.pi - np.arccos(rho)) * rho) / np.pi
+
+
+def test_propagate_correlation_matches_the_iterated_arc_cosine_kernel():
+    relu = PiecewiseLinear.from_name("relu_tau", 0.0)
+    rhos = theory.propagate_correlation(relu, 0.3, 60, 2.0, 0.0)
+    expected = [0.3]
+    for _ in range(60):
+        expected.append(arc_cosine(expected[-1]))
+    np.testing.assert_allclose(rhos, expected, rtol=1e-12, atol=1e-14)
+    # EoC: polynomial, not exponential, approach to 1: 1 − ρ^l ≈ 4/(c² l²), c = 2√2/(3π), i.e. 9π²/(2 l²).
+    long = theory.propagate_correlation(relu, 0.3, 4000, 2.0, 0.0)
+    assert 4000**2 * (1 - long[-1]) == pytest.approx(9 * np.pi**2 / 2, rel=0.05)
+
+
+def test_propagate_correlation_keeps_identical_inputs_identical_and_checks_input():
+    f = PiecewiseLinear.from_name("crelu", 1.03643, 1.0)
+    sw, sb = eoc_variances(f)
+    assert np.all(theory.propagate_correlation(f, 1.0, 20, sw, sb) == 1.0)
+    rhos = theory.propagate_correlation(f, -0.5, 20, sw, sb)
+    assert np.all(np.diff(rhos) > 0) and rhos[-1] < 1
+    with pytest.raises(ValueError, match="rho0 must be in"):
+        theory.propagate_correlation(f, 1.5, 3, sw, sb)
+    with pytest.raises(ValueError, match="depth must be"):
+        theory.propagate_correlation(f, 0.5, -1, sw, sb)

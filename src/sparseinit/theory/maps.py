@@ -108,6 +108,26 @@ def propagate_variance(phi: Any, q0: float, depth: int, sigma_w2: float, sigma_b
     return qs
 
 
+def propagate_correlation(
+    phi: Any, rho0: float, depth: int, sigma_w2: float, sigma_b2: float, q: float = 1.0
+) -> np.ndarray:
+    """ρ^0 = rho0, ρ^{l+1} = R(ρ^l) for l < depth: the correlation of two inputs that both sit at q ([A] §2).
+
+    On the EoC (χ1 = R'(1) = 1) ρ^l → 1 only polynomially: for a kinked φ, R(ρ) ≈ ρ + c(1−ρ)^{3/2} near 1, so
+    1 − ρ^l ≈ 4/(c² l²). The larger c, the sooner every pair of inputs looks alike at depth (ReLU: c = 2√2/(3π)).
+    """
+    if not 0 <= depth == int(depth):
+        raise ValueError(f"depth must be a whole number >= 0, got {depth}")
+    if not -1.0 <= rho0 <= 1.0:
+        raise ValueError(f"rho0 must be in [-1, 1], got {rho0}")
+    rhos = np.empty(int(depth) + 1)
+    rhos[0] = rho0
+    # min(1, ·): rounding can put R(ρ) a few ulps above 1 near the fixed point, outside R's domain.
+    for layer in range(int(depth)):
+        rhos[layer + 1] = min(1.0, float(correlation_map(phi, rhos[layer], sigma_w2, sigma_b2, q)))
+    return rhos
+
+
 @dataclass(frozen=True)
 class FixedPoint:
     """A fixed point q* = V(q*) with V'(q*), V''(q*) and its stability.
