@@ -130,6 +130,9 @@ def _plot_density(rows: list[dict[str, Any]], path: Path) -> None:
     from ..figures import save_figure
 
     groups = _density_groups(rows)
+    # one colour per method across every panel, so a method reads the same in each
+    names = sorted({m for methods in groups.values() for m in methods if m != "dense"})
+    colour = {m: plt.get_cmap("tab10")(i % 10) for i, m in enumerate(names)}
     fig, axes = plt.subplots(1, len(groups), figsize=(6 * len(groups), 4.5), squeeze=False)
     for ax, (where, methods) in zip(axes[0], sorted(groups.items()), strict=True):
         for method, by_density in sorted(methods.items()):
@@ -140,7 +143,7 @@ def _plot_density(rows: list[dict[str, Any]], path: Path) -> None:
             points = sorted((d, *row["test_accuracy"]) for d, row in by_density.items())
             xs, ms, ss = zip(*points, strict=True)
             style = "-" if method.startswith("DCTpS") else ":"
-            ax.errorbar(xs, ms, yerr=ss, marker="o", capsize=3, linestyle=style, label=method)
+            ax.errorbar(xs, ms, yerr=ss, marker="o", capsize=3, linestyle=style, label=method, color=colour[method])
         ax.set(xscale="log", xlabel="trainable weight density", ylabel="test accuracy (%)", title=where)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
