@@ -1,5 +1,6 @@
 """Sweeps: grid expansion with normalisation, typo'd keys, resumability; reports: the table's numbers."""
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -67,6 +68,8 @@ def test_variants_cross_the_grid_inside_it(tmp_path):
     assert names[0].startswith("lenet5-synthetic-d0.01-snip-")
     assert names[1].startswith("lenet5-synthetic-d0.01-dctps-epl-rigl-")
     assert len(set(names)) == len(names)
+    synflow_support = dataclasses.replace(configs[1], prune_method="synflow", rigl=False, budget=None)
+    assert sweep.run_name(synflow_support).startswith("lenet5-synthetic-d0.01-dctps-synflow-relu-")
 
 
 @pytest.mark.parametrize("text,match", [
@@ -178,12 +181,13 @@ def test_report_pivots_c_runs_by_method_and_density(tmp_path):
             "prune_method": "random", "rigl": False, "density": None}
     runs = [({}, [98.0, 97.0], 4096), ({"density": 0.01, "offset": "none", "prune_method": "snip"}, [60.0, 70.0], 512),
             ({"density": 0.01, "budget": "epl"}, [90.0, 92.0], 600),
-            ({"density": 0.1, "budget": "epl", "rigl": True}, [95.0, 95.0], 2048)]
+            ({"density": 0.1, "budget": "epl", "rigl": True}, [95.0, 95.0], 2048),
+            ({"density": 0.01, "budget": "erk", "rigl": True}, [93.0, 95.0], 600)]
     for i, (change, accs, stored) in enumerate(runs):
         for seed, acc in enumerate(accs):
             _fake_run(tmp_path / f"r{i}s{seed}", {**base, **change, "seed": seed}, acc, stored)
     assert [report.method_label({**base, **c}) for c, _, _ in runs] == [
-        "dense", "snip", "DCTpS (epl)", "DCTpS+RigL (epl)"]
+        "dense", "snip", "DCTpS (epl)", "DCTpS+RigL (epl)", "DCTpS+RigL (erk)"]
     paths = report.report(tmp_path)
     table = paths["density_table"].read_text().splitlines()
     assert "### mnist / lenet5" in table
@@ -192,8 +196,11 @@ def test_report_pivots_c_runs_by_method_and_density(tmp_path):
     snip = next(line for line in table if line.startswith("| snip |"))
     std = (2 * 5.0**2) ** 0.5  # sample std of 60 and 70
     assert snip == f"| snip | – | 65.00 ± {std:.2f} (2) · 0.5 KiB |"
-    margin = next(line for line in table if line.startswith("| *margin"))
-    assert margin.endswith("| – | *+26.00* |")  # d = 0.01: DCTpS (epl) 91 − snip 65; d = 0.1 has no plain run
+    # d = 0.01: worst DCTpS (epl) 91 / best DCTpS+RigL (erk) 94 − snip 65; d = 0.1 has no plain run
+    worst = next(line for line in table if line.startswith("| *margin: worst"))
+    assert worst.endswith("| – | *+26.00* |")
+    best = next(line for line in table if line.startswith("| *margin: best"))
+    assert best.endswith("| – | *+29.00* |")
     dense = next(line for line in table if line.startswith("| dense |"))
     assert dense.count("97.50 ± 0.71 (2) · 4.0 KiB") == 2
     assert paths["accuracy_density"].stat().st_size > 5000

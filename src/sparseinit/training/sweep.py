@@ -95,7 +95,9 @@ def run_name(config: TrainConfig) -> str:
     and the config's hash."""
     parts = [] if config.model in ("mlp", "cnn") else [config.model, config.dataset]
     if config.density is not None:
-        method = "dctps" if config.offset == "dct" else config.prune_method
+        method = config.prune_method
+        if config.offset == "dct":
+            method = "dctps" if method == "random" else f"dctps-{method}"
         parts += [f"d{config.density:g}", method, *([config.budget] if config.budget else []),
                   *(["rigl"] if config.rigl else [])]
     parts.append(config.activation)
