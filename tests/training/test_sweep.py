@@ -214,3 +214,16 @@ def test_table_shows_no_spread_for_one_seed_and_no_sparsity_when_all_diverged():
     lines = report.table_markdown(rows, ["activation"]).splitlines()
     assert lines[2] == "| st | 9.79 | 1 | 100% | – | – |"
     assert lines[3] == "| relu | 95.17 ± 0.50 | 3 | 0% | 0.528 | 0.528 |"
+
+
+EXPERIMENTS = sorted((Path(__file__).parents[2] / "experiments").glob("*/*.toml"))
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_committed_experiment_loads_and_names_its_command(path):
+    """Each config in experiments/ expands to a non-empty grid and its header holds the command that runs it."""
+    configs = sweep.load_grid(path)
+    assert configs
+    assert len({sweep.run_name(c) for c in configs}) == len(configs)  # no two runs share a folder
+    header = "".join(line for line in path.read_text().splitlines(keepends=True) if line.startswith("#"))
+    assert f"experiments/{path.parent.name}/{path.name}" in header
