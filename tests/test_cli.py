@@ -62,6 +62,21 @@ def test_bad_values_give_one_line_errors(capsys, argv, message):
     assert code == 2 and message in err and err.count("\n") == 1
 
 
+def test_report_with_runs_from_another_folder(capsys, tmp_path):
+    for name, depth in (("a", 20), ("b", 100)):
+        run_dir = tmp_path / name / "r"
+        run_dir.mkdir(parents=True)
+        identity = {"activation": "relu", "sparsity": 0.5, "depth": depth, "seed": 0}
+        (run_dir / "config.json").write_text(json.dumps({"identity": identity}))
+        (run_dir / "summary.json").write_text(json.dumps({"status": "ok", "test_accuracy": 90.0 + depth / 10,
+                                                          "train_sparsity": 0.5, "test_sparsity": 0.5}))
+    code, out, _ = run(capsys, "report", str(tmp_path / "a"), "--also", str(tmp_path / "b"))
+    assert code == 0 and "| relu | 20 | 92.00 |" in out and "| relu | 100 | 100.00 |" in out
+    assert (tmp_path / "a" / "accuracy_vs_depth.png").exists() and not (tmp_path / "b" / "table.md").exists()
+    code, _, err = run(capsys, "report", str(tmp_path / "a"), "--also", str(tmp_path / "nope"))
+    assert code == 2 and "nope (in also) is not a folder of runs" in err and err.count("\n") == 1
+
+
 def test_argparse_errors_and_help():
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     bad = subprocess.run([sys.executable, "-m", "sparseinit.cli", "eoc", "--activation", "gelu"],

@@ -9,14 +9,20 @@ Columns: V'(q*); σ_b²/q* (the share of each pre-activation's variance that is 
 every input); 1 − ρ^l at l = 1, 10, 50, 100; 1 − ρ^100 relative to ReLU's; and l²(1 − ρ^l) at l = 100, which on
 the EoC tends to the constant 4/c² of R(ρ) ≈ ρ + c(1−ρ)^{3/2} (ReLU: 9π²/2 ≈ 44.4 as l → ∞).
 
+Second table: the ReLU-equivalent depth — for each clipped point (m = 1) and depth l, the depth at which ReLU's
+1 − ρ first falls to this point's 1 − ρ^l: the depth of a ReLU network whose inputs are as alike as this one's at
+depth l (the depth sweep of results/a_dnn/README.md trains l = 20, 30, 40, 60, 100).
+
 Run: OMP_NUM_THREADS=1 .venv/bin/python experiments/a_dnn/correlation_depth.py > results/a_dnn/correlation_depth.txt
 """
 
+import numpy as np
 
 from sparseinit import edge_of_chaos
 
 RHO0 = 0.5
 DEPTHS = (1, 10, 50, 100)
+SWEEP_DEPTHS = (20, 30, 40, 60, 100)
 POINTS = [
     ("relu", None, None),
     *[(a, s, 1.0) for a in ("crelu", "cst") for s in (0.5, 0.7, 0.8, 0.85, 0.9)],
@@ -43,6 +49,15 @@ def main() -> None:
         row += "".join(f" {g:11.2e}" for g in gaps)
         row += f" {gaps[-1] / relu_gap:11.2f} {max(DEPTHS) ** 2 * gaps[-1]:10.2f}"
         print(row)
+
+    relu_gaps = 1 - edge_of_chaos("relu").propagate_correlation(RHO0, 5000)
+    print(f"\nReLU-equivalent depth (first ReLU depth with 1 - rho <= this point's 1 - rho^l)\n{'activation':9s} "
+          f"{'s':>5s}" + "".join(f" {'l=' + str(d):>6s}" for d in SWEEP_DEPTHS))
+    for name, s, m in POINTS:
+        if s is None or m != 1.0:
+            continue
+        gaps = 1 - edge_of_chaos(name, s, m=m).propagate_correlation(RHO0, max(SWEEP_DEPTHS))
+        print(f"{name:9s} {s:5.2f}" + "".join(f" {int(np.argmax(relu_gaps <= gaps[d])):6d}" for d in SWEEP_DEPTHS))
 
 
 if __name__ == "__main__":

@@ -161,7 +161,7 @@ def _cmd_sweep(args: argparse.Namespace) -> None:
 def _cmd_report(args: argparse.Namespace) -> None:
     from .training.report import report
 
-    paths = report(args.folder)
+    paths = report(args.folder, also=args.also)
     print(Path(paths["table"]).read_text(), end="")
     print("wrote " + ", ".join(str(p) for p in paths.values()))
 
@@ -331,8 +331,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="table and plots of the runs in a folder",
                        description="Group the finished runs below FOLDER by config up to the seed and write "
                                    "table.md (mean ± std test accuracy, fraction diverged, measured sparsity), "
-                                   "accuracy_vs_sparsity.png and curves.png into FOLDER.")
+                                   "accuracy_vs_sparsity.png and curves.png (accuracy_vs_depth.png where "
+                                   "depth varies) into FOLDER.")
     p.add_argument("folder", help="a sweep folder (or any folder holding run folders)")
+    p.add_argument("--also", nargs="+", default=[], metavar="RUNS",
+                   help="more sweep or run folders whose runs join the report (nothing is written into them)")
     p.set_defaults(func=_cmd_report)
 
     _add_bench(sub)

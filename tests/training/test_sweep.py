@@ -216,6 +216,46 @@ def test_table_shows_no_spread_for_one_seed_and_no_sparsity_when_all_diverged():
     assert lines[3] == "| relu | 95.17 ± 0.50 | 3 | 0% | 0.528 | 0.528 |"
 
 
+def test_report_plots_accuracy_against_depth_per_activation(tmp_path):
+    base = {"dataset": "mnist", "model": "mlp", "width": 300, "q_star": 1.0}
+    cells = {("relu", 0.5, 20): [97.0, 97.2], ("relu", 0.5, 100): [95.0, 95.4],
+             ("crelu", 0.85, 100): [30.0, 34.0], ("crelu", 0.85, 20): [95.8, 95.8]}
+    for (activation, sparsity, depth), accs in cells.items():
+        for seed, acc in enumerate(accs):
+            _fake_run(tmp_path / f"{activation}{depth}s{seed}",
+                      {**base, "activation": activation, "sparsity": sparsity, "depth": depth, "seed": seed}, acc, 0)
+    rows, varying = report.aggregate(report.collect(tmp_path))
+    series = report.series_against(rows, "depth", varying)
+    # sparsity varies too, so it names the series; each series is sorted by depth with mean and sample std
+    assert set(series) == {"relu, sparsity=0.5", "crelu, sparsity=0.85"}
+    (d1, m1, s1), (d2, m2, s2) = series["crelu, sparsity=0.85"]
+    assert (d1, m1, d2, m2) == (20, pytest.approx(95.8), 100, pytest.approx(32.0))
+    assert (s1, s2) == (pytest.approx(0.0, abs=1e-12), pytest.approx(8**0.5))
+    assert [p[0] for p in series["relu, sparsity=0.5"]] == [20, 100]
+    paths = report.report(tmp_path)
+    assert paths["accuracy_depth"].stat().st_size > 5000
+    # runs of one depth get no depth plot
+    one = tmp_path / "one"
+    _fake_run(one / "r", {**base, "activation": "relu", "sparsity": 0.5, "depth": 20, "seed": 0}, 97.0, 0)
+    assert "accuracy_depth" not in report.report(one)
+
+
+def test_report_joins_runs_from_other_folders_without_writing_there(tmp_path):
+    base = {"dataset": "mnist", "model": "mlp", "activation": "relu", "sparsity": 0.5}
+    _fake_run(tmp_path / "a" / "r0", {**base, "depth": 20, "seed": 0}, 97.0, 0)
+    _fake_run(tmp_path / "b" / "r0", {**base, "depth": 100, "seed": 0}, 95.0, 0)
+    _fake_run(tmp_path / "b" / "r1", {**base, "depth": 100, "seed": 1}, 94.0, 0)
+    before = sorted(p.name for p in (tmp_path / "b").rglob("*"))
+    # a single run folder and its parent both given: the run counts once
+    paths = report.report(tmp_path / "a", also=[tmp_path / "b", tmp_path / "b" / "r1"])
+    table = paths["table"].read_text()
+    assert "| relu | 20 | 97.00 | 1 |" in table
+    assert "| relu | 100 | 94.50 ± 0.71 | 2 |" in table
+    assert sorted(p.name for p in (tmp_path / "b").rglob("*")) == before
+    with pytest.raises(ValueError, match="missing \\(in also\\) is not a folder of runs"):
+        report.report(tmp_path / "a", also=[tmp_path / "missing"])
+
+
 EXPERIMENTS = sorted((Path(__file__).parents[2] / "experiments").glob("*/*.toml"))
 
 

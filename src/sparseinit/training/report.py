@@ -2,9 +2,9 @@
 
 ``report(folder)`` reads every ``summary.json`` (and its ``config.json``) below ``folder``, groups runs that
 differ only in their seed, and writes ``table.md``, ``accuracy_vs_sparsity.png`` and ``curves.png`` into
-``folder`` (derived files: regenerated, never the runs themselves). Where runs have a trainable-weight density
-([C]), it also writes ``density_table.md`` (method × density, [C] Table style, with stored bytes) and
-``accuracy_vs_density.png``.
+``folder`` (derived files: regenerated, never the runs themselves), and ``accuracy_vs_depth.png`` where runs differ
+in depth. Where runs have a trainable-weight density ([C]), it also writes ``density_table.md`` (method × density,
+[C] Table style, with stored bytes) and ``accuracy_vs_density.png``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import json
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +155,32 @@ def _plot_density(rows: list[dict[str, Any]], path: Path) -> None:
     save_figure(fig, path)
 
 
+def series_against(rows: list[dict[str, Any]], key: str, varying: list[str]) -> dict[str, list[tuple]]:
+    """Test accuracy against one option: {label: sorted [(value, mean, std)]}, one series per other setting."""
+    series: dict[str, list] = defaultdict(list)
+    others = [k for k in varying if k not in ("activation", key)]
+    for row in rows:
+        label = ", ".join([str(row["identity"]["activation"])] +
+                          [f"{k}={_fmt(row['identity'].get(k))}" for k in others])
+        series[label].append((row["identity"][key], *row["test_accuracy"]))
+    return {label: sorted(points) for label, points in series.items()}
+
+
+def _plot_against(rows: list[dict[str, Any]], key: str, varying: list[str], path: Path, xlabel: str) -> None:
+    import matplotlib.pyplot as plt
+
+    from ..figures import save_figure
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, points in series_against(rows, key, varying).items():
+        xs, ms, ss = zip(*points, strict=True)
+        ax.errorbar(xs, ms, yerr=ss, marker="o", capsize=3, label=label)
+    ax.set(xlabel=xlabel, ylabel="test accuracy (%)", title=f"accuracy against {key}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    save_figure(fig, path)
+
+
 def _fmt(value: Any) -> str:
     if value is None:
         return "–"
@@ -177,8 +203,11 @@ def table_markdown(rows: list[dict[str, Any]], varying: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def report(folder: str | Path) -> dict[str, Path]:
-    """Write table.md, accuracy_vs_sparsity.png and curves.png for the runs below ``folder``."""
+def report(folder: str | Path, also: Sequence[str | Path] = ()) -> dict[str, Path]:
+    """Write table.md, accuracy_vs_sparsity.png and curves.png for the runs below ``folder`` (and ``also``).
+
+    ``also``: more folders (sweeps or single runs) whose runs join the report; nothing is written into them.
+    """
     import matplotlib.pyplot as plt
 
     from ..figures import save_figure  # selects the Agg backend
@@ -186,7 +215,16 @@ def report(folder: str | Path) -> dict[str, Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"{folder} is not a folder of runs")
-    runs = collect(folder)
+    for extra in also:
+        if not Path(extra).is_dir():
+            raise ValueError(f"{extra} (in also) is not a folder of runs")
+    seen: set[Path] = set()
+    runs = []
+    for source in (folder, *also):
+        for run in collect(source):
+            if Path(run["folder"]).resolve() not in seen:
+                seen.add(Path(run["folder"]).resolve())
+                runs.append(run)
     if not runs:
         raise ValueError(f"no finished runs (summary.json) below {folder}")
     rows, varying = aggregate(runs)
@@ -194,21 +232,11 @@ def report(folder: str | Path) -> dict[str, Path]:
              "curves": folder / "curves.png"}
     paths["table"].write_text(table_markdown(rows, varying))
 
-    series: dict[str, list] = defaultdict(list)
     others = [k for k in varying if k not in ("activation", "sparsity")]
-    for row in rows:
-        label = ", ".join([str(row["identity"]["activation"])] +
-                          [f"{k}={_fmt(row['identity'].get(k))}" for k in others])
-        series[label].append((row["identity"]["sparsity"], *row["test_accuracy"]))
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for label, points in series.items():
-        points.sort()
-        xs, ms, ss = zip(*points, strict=True)
-        ax.errorbar(xs, ms, yerr=ss, marker="o", capsize=3, label=label)
-    ax.set(xlabel="target activation sparsity", ylabel="test accuracy (%)", title="accuracy against sparsity")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    save_figure(fig, paths["accuracy"])
+    _plot_against(rows, "sparsity", varying, paths["accuracy"], "target activation sparsity")
+    if "depth" in varying:
+        paths["accuracy_depth"] = folder / "accuracy_vs_depth.png"
+        _plot_against(rows, "depth", varying, paths["accuracy_depth"], "depth (hidden layers)")
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for row in rows:
