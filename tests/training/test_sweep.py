@@ -222,16 +222,18 @@ def test_report_plots_accuracy_against_depth_per_activation(tmp_path):
              ("crelu", 0.85, 100): [30.0, 34.0], ("crelu", 0.85, 20): [95.8, 95.8]}
     for (activation, sparsity, depth), accs in cells.items():
         for seed, acc in enumerate(accs):
-            _fake_run(tmp_path / f"{activation}{depth}s{seed}",
-                      {**base, "activation": activation, "sparsity": sparsity, "depth": depth, "seed": seed}, acc, 0)
+            # crelu at depth 100 leaves m at its default, 1: it still groups with the runs that give m = 1
+            m = None if activation == "relu" or (depth, seed) == (100, 0) else 1.0
+            _fake_run(tmp_path / f"{activation}{depth}s{seed}", {**base, "activation": activation, "m": m,
+                      "slope": None, "sparsity": sparsity, "depth": depth, "seed": seed}, acc, 0)
     rows, varying = report.aggregate(report.collect(tmp_path))
     series = report.series_against(rows, "depth", varying)
     # sparsity varies too, so it names the series; each series is sorted by depth with mean and sample std
-    assert set(series) == {"relu, sparsity=0.5", "crelu, sparsity=0.85"}
-    (d1, m1, s1), (d2, m2, s2) = series["crelu, sparsity=0.85"]
+    assert set(series) == {"relu, m=–, sparsity=0.5", "crelu, m=1, sparsity=0.85"}
+    (d1, m1, s1), (d2, m2, s2) = series["crelu, m=1, sparsity=0.85"]
     assert (d1, m1, d2, m2) == (20, pytest.approx(95.8), 100, pytest.approx(32.0))
     assert (s1, s2) == (pytest.approx(0.0, abs=1e-12), pytest.approx(8**0.5))
-    assert [p[0] for p in series["relu, sparsity=0.5"]] == [20, 100]
+    assert [p[0] for p in series["relu, m=–, sparsity=0.5"]] == [20, 100]
     paths = report.report(tmp_path)
     assert paths["accuracy_depth"].stat().st_size > 5000
     # runs of one depth get no depth plot

@@ -18,12 +18,22 @@ from pathlib import Path
 from typing import Any
 
 
+def _canonical(identity: dict[str, Any]) -> dict[str, Any]:
+    """The identity with an unset clip spelled out: crelu/cst with neither m nor slope use m = DEFAULT_M, so
+    runs that left m at its default group with runs that gave it."""
+    from ..eoc import DEFAULT_M
+
+    if identity.get("activation") in ("crelu", "cst") and identity.get("m") is None and identity.get("slope") is None:
+        return {**identity, "m": DEFAULT_M}
+    return identity
+
+
 def collect(folder: str | Path) -> list[dict[str, Any]]:
     """Every finished run below ``folder``: its summary, identity (config minus device) and metrics history."""
     runs = []
     for summary_path in sorted(Path(folder).rglob("summary.json")):
         run = summary_path.parent
-        identity = json.loads((run / "config.json").read_text())["identity"]
+        identity = _canonical(json.loads((run / "config.json").read_text())["identity"])
         metrics = run / "metrics.jsonl"
         history = [json.loads(line) for line in metrics.read_text().splitlines()] if metrics.exists() else []
         runs.append({"summary": json.loads(summary_path.read_text()), "identity": identity, "history": history,
