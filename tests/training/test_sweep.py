@@ -227,6 +227,9 @@ def test_report_plots_accuracy_against_depth_per_activation(tmp_path):
             _fake_run(tmp_path / f"{activation}{depth}s{seed}", {**base, "activation": activation, "m": m,
                       "slope": None, "sparsity": sparsity, "depth": depth, "seed": seed}, acc, 0)
     rows, varying = report.aggregate(report.collect(tmp_path))
+    # rows sort numbers by value: depth 20 before depth 100
+    assert [(r["identity"]["activation"], r["identity"]["depth"]) for r in rows] == [
+        ("crelu", 20), ("crelu", 100), ("relu", 20), ("relu", 100)]
     series = report.series_against(rows, "depth", varying)
     # sparsity varies too, so it names the series; each series is sorted by depth with mean and sample std
     assert set(series) == {"relu, m=–, sparsity=0.5", "crelu, m=1, sparsity=0.85"}

@@ -45,6 +45,13 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
+def _order(value: Any) -> tuple[int, Any]:
+    """Sort key: numbers by value (depth 20 before 100), before anything else by its text."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (0, value)
+    return (1, str(value))
+
+
 def aggregate(runs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
     """Rows (one per config up to the seed) and the identity keys that vary between rows."""
     groups: dict[str, list[dict]] = defaultdict(list)
@@ -65,7 +72,7 @@ def aggregate(runs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[st
             "test_sparsity": statistics.fmean(s["test_sparsity"] for s in ok) if ok else float("nan"),
             "runs": members,
         })
-    rows.sort(key=lambda r: tuple(str(r["identity"].get(k)) for k in ("activation", *varying)))
+    rows.sort(key=lambda r: tuple(_order(r["identity"].get(k)) for k in ("activation", *varying)))
     return rows, varying
 
 
