@@ -34,22 +34,23 @@ POINTS = [("relu", None, (*DEPTHS, 117, 173, 284)), ("crelu", 0.85, DEPTHS), ("c
 
 
 @torch.no_grad()
-def jacobian_stats(eoc, seed: int, depths: tuple[int, ...]) -> np.ndarray:
+def jacobian_stats(eoc, seed: int, depths: tuple[int, ...], width: int = WIDTH,
+                   inputs: int = INPUTS) -> np.ndarray:
     """[input, depth, (gain, rank bound, effective rank)] for one network of depth max(depths)."""
     torch.manual_seed(seed)
-    net = DeepMLP(max(depths), WIDTH, eoc, 784, 10, input_second_moment=SECOND_MOMENT).double()
+    net = DeepMLP(max(depths), width, eoc, 784, 10, input_second_moment=SECOND_MOMENT).double()
     linears = [m for m in net.layers if isinstance(m, torch.nn.Linear)][:max(depths)]
     phi = [m for m in net.layers if not isinstance(m, (torch.nn.Linear, torch.nn.Flatten))][:max(depths)]
-    x = images.x[seed * INPUTS:(seed + 1) * INPUTS].flatten(1).double()
-    out = np.zeros((INPUTS, len(depths), 3))
-    for i in range(INPUTS):
+    x = images.x[seed * inputs:(seed + 1) * inputs].flatten(1).double()
+    out = np.zeros((inputs, len(depths), 3))
+    for i in range(inputs):
         h = linears[0](x[i])
-        jac = torch.eye(WIDTH, dtype=torch.float64)
-        fewest = WIDTH
+        jac = torch.eye(width, dtype=torch.float64)
+        fewest = width
         for layer in range(1, max(depths) + 1):
             if layer in depths:
                 sv2 = torch.linalg.svdvals(jac) ** 2
-                out[i, depths.index(layer)] = (float(sv2.sum()) / WIDTH, fewest,
+                out[i, depths.index(layer)] = (float(sv2.sum()) / width, fewest,
                                                float(sv2.sum() ** 2 / (sv2 ** 2).sum()))
             if layer == max(depths):
                 break
