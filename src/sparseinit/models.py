@@ -2,6 +2,7 @@
 
     DeepMLP   Flatten → [Linear → φ] × depth → Linear(width, num_classes)
     DeepCNN   [Conv2d(k, 'same' padding) → φ] × depth → global average pool → Linear(channels, num_classes)
+              (readout="flatten": → Linear(channels·H·W, num_classes) on every position instead of the pool)
 
 Both keep their layers in one ``nn.Sequential`` (``.layers``), so a layer's position tells what follows it.
 ``activation`` is an :class:`EdgeOfChaos` point — the network gets its activation module and is initialised there
@@ -60,20 +61,37 @@ class DeepMLP(_Deep):
         super().__init__(layers, activation, input_second_moment)
 
 
+READOUTS = ("pool", "flatten")
+
+
 class DeepCNN(_Deep):
-    """A depth-``depth`` plain CNN: [Conv2d(k, stride 1, 'same') → φ] × depth → global average pool → Linear."""
+    """A depth-``depth`` plain CNN: [Conv2d(k, stride 1, 'same') → φ] × depth → global average pool → Linear.
+
+    ``readout="flatten"`` replaces the pool by a Linear on every position of the last layer (``image_size`` ×
+    ``image_size`` inputs): the pool keeps only what is common to all positions, which for crelu at high sparsity
+    is almost none of the input signal (results/a_cnn/pooled_signal.txt).
+    """
 
     def __init__(self, depth: int, channels: int, activation: EdgeOfChaos | nn.Module, in_channels: int = 1,
-                 num_classes: int = 10, kernel_size: int = 3, *, input_second_moment: float | None = 1.0) -> None:
+                 num_classes: int = 10, kernel_size: int = 3, *, input_second_moment: float | None = 1.0,
+                 readout: str = "pool", image_size: int | None = None) -> None:
         _check_positive(depth=depth, channels=channels, in_channels=in_channels, num_classes=num_classes,
                         kernel_size=kernel_size)
         if kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd (for 'same' padding), got {kernel_size}")
+        if readout not in READOUTS:
+            raise ValueError(f"readout must be one of {', '.join(READOUTS)}, got {readout!r}")
+        if readout == "flatten" and image_size is None:
+            raise ValueError("readout 'flatten' needs image_size (the input's height = width)")
         layers: list[nn.Module] = []
         for index in range(depth):
             layers += [nn.Conv2d(in_channels if index == 0 else channels, channels, kernel_size,
                                  padding=kernel_size // 2), _module(activation)]
-        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, num_classes)]
+        if readout == "pool":
+            layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, num_classes)]
+        else:
+            _check_positive(image_size=image_size)
+            layers += [nn.Flatten(), nn.Linear(channels * image_size ** 2, num_classes)]
         super().__init__(layers, activation, input_second_moment)
 
 

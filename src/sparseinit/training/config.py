@@ -15,6 +15,7 @@ from typing import Any
 from .._validate import check_choice, check_range
 from ..data import DATASETS
 from ..eoc import CLIP_MODES
+from ..models import READOUTS
 from ..pruning.budgets import BUDGETS
 from ..pruning.methods import METHODS
 from ..theory.piecewise import ACTIVATIONS
@@ -43,6 +44,8 @@ class TrainConfig:
     depth: int = _f(100, "number of activated hidden layers (mlp/cnn)")
     width: int = _f(300, "hidden units (mlp) or channels (cnn)")
     kernel_size: int = _f(3, "convolution kernel size (cnn)")
+    readout: str = _f("pool", "cnn read-out: global average pool then linear (pool), or linear on every position "
+                              "(flatten)", choices=READOUTS)
     width_multiplier: float = _f(1.0, "channel multiplier of vgg*/resnet*")
     density: float | None = _f(None, "trainable weight density in (0, 1] of every linear/conv layer (default dense)")
     offset: str = _f("dct", "with --density: DCT-plus-Sparse layers (dct) or plain sparse ones (none)",
@@ -123,6 +126,8 @@ class TrainConfig:
                                                       "slope", "q_star", "clip", "match_input")})
         else:
             changes["width_multiplier"] = defaults["width_multiplier"]
+        if self.model != "cnn":
+            changes["readout"] = defaults["readout"]
         activation = changes.get("activation", self.activation)
         if activation == "relu":
             changes["sparsity"] = 0.5
@@ -139,6 +144,8 @@ class TrainConfig:
         """The options that define the run's numbers (not where it runs)."""
         d = dataclasses.asdict(self.normalised())
         d.pop("device")
+        if d["readout"] == "pool":
+            d.pop("readout")  # added later: runs from before it keep their keys (and folders)
         return d
 
     def key(self) -> str:

@@ -43,7 +43,7 @@ def build_model(config: TrainConfig, shape: tuple[int, ...], num_classes: int,
                         input_second_moment=input_second_moment)
     elif config.model == "cnn":
         model = DeepCNN(config.depth, config.width, config.eoc(), shape[0], num_classes, config.kernel_size,
-                        input_second_moment=input_second_moment)
+                        input_second_moment=input_second_moment, readout=config.readout, image_size=shape[-1])
     else:
         options: dict[str, Any] = {"in_channels": shape[0], "num_classes": num_classes, "image_size": shape[-1]}
         if config.model.startswith(("vgg", "resnet")):

@@ -100,6 +100,8 @@ def run_name(config: TrainConfig) -> str:
             method = "dctps" if method == "random" else f"dctps-{method}"
         parts += [f"d{config.density:g}", method, *([config.budget] if config.budget else []),
                   *(["rigl"] if config.rigl else [])]
+    if config.model == "cnn" and config.readout != "pool":
+        parts.append(config.readout)
     parts.append(config.activation)
     if config.activation != "relu":
         parts.append(f"s{config.sparsity:g}")

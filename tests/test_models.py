@@ -1,0 +1,65 @@
+"""[A]'s plain deep networks: layer structure, the CNN's two read-outs against a hand computation, bad input."""
+
+import pytest
+import torch
+
+import sparseinit
+from sparseinit.models import DeepCNN, DeepMLP, hidden_activations
+from sparseinit.training.config import TrainConfig
+from sparseinit.training.loop import train
+
+CRELU = sparseinit.edge_of_chaos("crelu", 0.85)
+
+
+def test_mlp_is_a_plain_stack_of_sparsified_layers():
+    net = DeepMLP(5, 32, CRELU, in_features=20, num_classes=3)
+    linears = [m for m in net.layers if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(20, 32)] + [(32, 32)] * 4 + [(32, 3)]
+    assert len(hidden_activations(net)) == 5
+    assert net(torch.randn(7, 1, 4, 5)).shape == (7, 3)
+
+
+@pytest.mark.parametrize("readout", ["pool", "flatten"])
+def test_cnn_readout_matches_a_hand_computation(readout):
+    torch.manual_seed(0)
+    net = DeepCNN(3, 8, CRELU, in_channels=2, num_classes=5, readout=readout, image_size=6).double()
+    x = torch.randn(4, 2, 6, 6, dtype=torch.float64)
+    h = x
+    for module in net.layers:
+        if isinstance(module, (torch.nn.AdaptiveAvgPool2d, torch.nn.Flatten)):
+            break
+        h = module(h)  # the last hidden activation, (4, 8, 6, 6)
+    head = net.layers[-1]
+    features = h.mean(dim=(2, 3)) if readout == "pool" else h.reshape(4, -1)  # channel-major, as nn.Flatten
+    assert head.in_features == (8 if readout == "pool" else 8 * 6 * 6)
+    torch.testing.assert_close(net(x), features @ head.weight.T + head.bias)
+    # the read-out is initialised like every other layer: W ~ N(0, σ_w²/fan_in)
+    assert head.weight.var().item() == pytest.approx(CRELU.sigma_w2 / head.in_features, rel=0.5)
+
+
+def test_cnn_bad_input_is_one_line():
+    with pytest.raises(ValueError, match="readout must be one of pool, flatten"):
+        DeepCNN(2, 4, CRELU, readout="max")
+    with pytest.raises(ValueError, match="needs image_size"):
+        DeepCNN(2, 4, CRELU, readout="flatten")
+    with pytest.raises(ValueError, match="image_size must be an integer >= 1"):
+        DeepCNN(2, 4, CRELU, readout="flatten", image_size=0)
+    with pytest.raises(ValueError, match="kernel_size must be odd"):
+        DeepCNN(2, 4, CRELU, kernel_size=4)
+
+
+def test_readout_option_keeps_earlier_run_keys():
+    # the default read-out is left out of a run's identity, so runs made before the option existed keep their
+    # folder names; only a cnn with the flatten read-out is a different run
+    assert "readout" not in TrainConfig().identity()
+    assert TrainConfig(readout="flatten").key() == TrainConfig().key()  # an mlp ignores it
+    cnn = TrainConfig(model="cnn", depth=2, width=4)
+    assert TrainConfig(model="cnn", depth=2, width=4, readout="flatten").key() != cnn.key()
+    with pytest.raises(ValueError, match="readout"):
+        TrainConfig(model="cnn", readout="max")
+
+
+def test_cnn_with_flatten_readout_trains(tmp_path):
+    s = train(out=tmp_path / "run", dataset="synthetic", model="cnn", depth=3, width=8, readout="flatten",
+              activation="crelu", sparsity=0.7, epochs=3, batch_size=64, lr=0.01, progress=False)
+    assert s["status"] == "ok" and s["test_accuracy"] > 30.0  # chance is 10 %
