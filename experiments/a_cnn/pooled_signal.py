@@ -10,6 +10,9 @@ match_input) on 64 Fashion-MNIST training images, 3 seeds:
   over images, averaged over channels and positions);
 - pooled spread: how much the globally pooled features the read-out sees differ between images (std over images,
   averaged over channels). A read-out can only separate classes through this.
+- sparsity / q: the fraction of zeros of the hidden activations and the pre-activations' second moment, averaged over
+  the layers (the GP's values: 0.85 and q* = 1 for crelu/cst; ReLU 0.5). With few channels every layer's q is a
+  mean over few random biases and filters, and the network's sparsity drifts above the target at initialisation.
 
 Run: OMP_NUM_THREADS=1 .venv/bin/python experiments/a_cnn/pooled_signal.py > results/a_cnn/pooled_signal.txt
 """
@@ -28,16 +31,15 @@ CHANNELS = (16, 32, 64, 128)
 
 
 @torch.no_grad()
-def measure(eoc, channels: int, seed: int, x: torch.Tensor, second_moment: float) -> tuple[float, ...]:
-    """(min sel., mean sel., per-position spread, pooled spread) of one initialised DeepCNN."""
-    torch.manual_seed(seed)
-    net = DeepCNN(DEPTH, channels, eoc, 1, 10, input_second_moment=second_moment)
-    selective, h = [], x
+def layer_statistics(net: torch.nn.Module, x: torch.Tensor) -> tuple[float, ...]:
+    """(min sel., mean sel., per-position spread, pooled spread, sparsity, q) of a DeepCNN on the images ``x``."""
+    selective, zeros, second_moments, h = [], [], [], x
     for module in net.layers:
-        if isinstance(module, torch.nn.AdaptiveAvgPool2d):
+        if isinstance(module, (torch.nn.AdaptiveAvgPool2d, torch.nn.Flatten)):
             break
         if isinstance(module, torch.nn.Conv2d):
             pre = h = module(h)
+            second_moments.append(float(pre.pow(2).mean()))
             continue
         with torch.enable_grad():
             g = pre.clone().requires_grad_(True)
@@ -45,8 +47,16 @@ def measure(eoc, channels: int, seed: int, x: torch.Tensor, second_moment: float
         fraction = on.transpose(0, 1).flatten(1).float().mean(dim=1)  # per channel, over images and positions
         selective.append(float(((fraction > 0) & (fraction < 1)).float().mean()))
         h = module(pre)
+        zeros.append(float((h == 0).float().mean()))
     pooled = h.mean(dim=(2, 3))
-    return min(selective), float(np.mean(selective)), float(pre.std(dim=0).mean()), float(pooled.std(dim=0).mean())
+    return (min(selective), float(np.mean(selective)), float(pre.std(dim=0).mean()), float(pooled.std(dim=0).mean()),
+            float(np.mean(zeros)), float(np.mean(second_moments)))
+
+
+def measure(eoc, channels: int, seed: int, x: torch.Tensor, second_moment: float) -> tuple[float, ...]:
+    """:func:`layer_statistics` of one initialised DeepCNN with the global average pool."""
+    torch.manual_seed(seed)
+    return layer_statistics(DeepCNN(DEPTH, channels, eoc, 1, 10, input_second_moment=second_moment), x)
 
 
 def main() -> None:
@@ -57,14 +67,15 @@ def main() -> None:
     print(f"DeepCNN depth {DEPTH}, 3x3 'same' convolutions; {SEEDS} seeds x {IMAGES} Fashion-MNIST training images; "
           "q* = 1, m = 1 for crelu/cst\n")
     print(f"{'activation':10s} {'s':>4s} {'channels':>8s} {'min sel.':>8s} {'mean sel.':>9s} "
-          f"{'per-position spread':>19s} {'pooled spread':>13s}")
+          f"{'per-position spread':>19s} {'pooled spread':>13s} {'sparsity':>8s} {'q':>5s}")
     for name, s in POINTS:
         eoc = sparseinit.edge_of_chaos(name) if s is None else sparseinit.edge_of_chaos(name, s, m=1.0)
         for channels in CHANNELS:
             rows = [measure(eoc, channels, seed, x, second_moment) for seed in range(SEEDS)]
-            low, mean, position, pooled = np.mean(rows, axis=0)
+            low, mean, position, pooled, sparsity, q = np.mean(rows, axis=0)
             label = "-" if s is None else f"{s:.2f}"
-            print(f"{name:10s} {label:>4s} {channels:8d} {low:8.3f} {mean:9.3f} {position:19.4f} {pooled:13.5f}",
+            print(f"{name:10s} {label:>4s} {channels:8d} {low:8.3f} {mean:9.3f} {position:19.4f} {pooled:13.5f} "
+                  f"{sparsity:8.3f} {q:5.2f}",
                   flush=True)
 
 
