@@ -3,7 +3,8 @@
 At 32 channels crelu (s = 0.85) trained in seed 0 and sat at chance in seed 1, with the same recipe
 (width32_flatten_batch32.toml, _seed1.toml). This builds, without training, the network each training run starts
 from (sparseinit.training.loop.build_model after torch.manual_seed(seed), input second moment matched on the 10,000
-training images) for seeds 0-9, and measures on 64 of those images (pooled_signal.layer_statistics):
+training images) for seeds 0-9, also for cst at 32 channels (which trains in seeds 0 and 1,
+width32_flatten_batch32_cst.toml, _seed1.toml), and measures on 64 of those images (pooled_signal.layer_statistics):
 - min sel. / mean sel.: the fraction of a layer's channels that are input-selective (on the linear piece for some
   but not all image-positions), in the narrowest of the 20 layers / averaged over them;
 - spread: how much the last layer's pre-activations differ between images at one position (what the flatten
@@ -23,7 +24,7 @@ from sparseinit.training.loop import build_model
 
 torch.set_num_threads(1)
 SEEDS, IMAGES = range(10), 64
-SETUPS = [("relu", 32), ("crelu", 32), ("crelu", 64)]
+SETUPS = [("relu", 32), ("crelu", 32), ("crelu", 64), ("cst", 32)]
 
 
 def main() -> None:
@@ -32,11 +33,11 @@ def main() -> None:
     second_moment = float(x.pow(2).mean())
     print(__doc__.split("\n\n")[0])
     print(f"DeepCNN depth 20, 3x3 'same' convolutions, read-out on every position; {IMAGES} Fashion-MNIST training "
-          "images; crelu at s = 0.85, q* = 1, m = 1\n")
+          "images; crelu / cst at s = 0.85, q* = 1, m = 1\n")
     print(f"{'activation':10s} {'channels':>8s} {'seed':>4s} {'min sel.':>8s} {'mean sel.':>9s} {'spread':>8s} "
           f"{'sparsity':>8s} {'q':>5s}")
     for activation, channels in SETUPS:
-        options = {"sparsity": 0.85, "m": 1.0} if activation == "crelu" else {}
+        options = {"sparsity": 0.85, "m": 1.0} if activation in ("crelu", "cst") else {}
         for seed in SEEDS:
             config = TrainConfig(dataset="fashion-mnist", model="cnn", depth=20, width=channels, readout="flatten",
                                  activation=activation, seed=seed, **options)
