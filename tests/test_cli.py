@@ -77,6 +77,25 @@ def test_report_with_runs_from_another_folder(capsys, tmp_path):
     assert code == 2 and "nope (in also) is not a folder of runs" in err and err.count("\n") == 1
 
 
+def test_report_paired_against_a_baseline(capsys, tmp_path):
+    for activation, sparsity, accs in (("relu", 0.5, [95.0, 96.0]), ("cst", 0.85, [94.0, 93.0])):
+        for seed, acc in enumerate(accs):
+            run_dir = tmp_path / f"{activation}{seed}"
+            run_dir.mkdir()
+            identity = {"activation": activation, "sparsity": sparsity, "m": 1.0 if activation == "cst" else None,
+                        "seed": seed}
+            (run_dir / "config.json").write_text(json.dumps({"identity": identity}))
+            (run_dir / "summary.json").write_text(json.dumps({"status": "ok", "test_accuracy": acc,
+                                                              "train_sparsity": sparsity, "test_sparsity": sparsity}))
+    code, out, _ = run(capsys, "report", str(tmp_path), "--baseline", "relu", "--within", "2")
+    # gaps -1 and -3: mean -2, paired std sqrt(2), t(0.975, 1) = 12.706 -> half-width 12.706
+    assert code == 0 and "seeds within 2 |" in out
+    assert "| cst | 1 | 0.85 | 2 | 93.50 ± 0.71 | 95.50 ± 0.71 | -2.00 | 1.41 | -14.71 … +10.71 | 1 of 2 |" in out
+    assert (tmp_path / "gaps.md").exists()
+    code, _, err = run(capsys, "report", str(tmp_path), "--baseline", "gelu")
+    assert code == 2 and "no gelu runs to pair with" in err and err.count("\n") == 1
+
+
 def test_argparse_errors_and_help():
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     bad = subprocess.run([sys.executable, "-m", "sparseinit.cli", "eoc", "--activation", "gelu"],

@@ -161,8 +161,10 @@ def _cmd_sweep(args: argparse.Namespace) -> None:
 def _cmd_report(args: argparse.Namespace) -> None:
     from .training.report import report
 
-    paths = report(args.folder, also=args.also)
+    paths = report(args.folder, also=args.also, baseline=args.baseline, within=args.within)
     print(Path(paths["table"]).read_text(), end="")
+    if "gaps" in paths:
+        print(Path(paths["gaps"]).read_text(), end="")
     print("wrote " + ", ".join(str(p) for p in paths.values()))
 
 
@@ -336,6 +338,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("folder", help="a sweep folder (or any folder holding run folders)")
     p.add_argument("--also", nargs="+", default=[], metavar="RUNS",
                    help="more sweep or run folders whose runs join the report (nothing is written into them)")
+    p.add_argument("--baseline", default=None, metavar="ACTIVATION",
+                   help="also write gaps.md: every other row's test accuracy minus this activation's (e.g. relu), "
+                        "paired by seed, with the paired std and a Student-t 95%% interval")
+    p.add_argument("--within", type=float, default=1.5, metavar="POINTS",
+                   help="with --baseline: count the seeds whose gap is at least -POINTS (default 1.5, [A]'s target)")
     p.set_defaults(func=_cmd_report)
 
     _add_bench(sub)

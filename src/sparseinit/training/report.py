@@ -3,7 +3,8 @@
 ``report(folder)`` reads every ``summary.json`` (and its ``config.json``) below ``folder``, groups runs that
 differ only in their seed, and writes ``table.md``, ``accuracy_vs_sparsity.png`` and ``curves.png`` into
 ``folder`` (derived files: regenerated, never the runs themselves), and ``accuracy_vs_depth.png`` where runs differ
-in depth. Where runs have a trainable-weight density ([C]), it also writes ``density_table.md`` (method × density,
+in depth. With a baseline activation it also writes ``gaps.md``: each row minus the baseline, paired by seed.
+Where runs have a trainable-weight density ([C]), it also writes ``density_table.md`` (method × density,
 [C] Table style, with stored bytes) and ``accuracy_vs_density.png``.
 """
 
@@ -220,10 +221,87 @@ def table_markdown(rows: list[dict[str, Any]], varying: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def report(folder: str | Path, also: Sequence[str | Path] = ()) -> dict[str, Path]:
+# the options that make an activation's EoC point; everything else (data, model, budget, seed) is the setting
+_POINT_KEYS = ("activation", "sparsity", "m", "slope", "clip", "q_star")
+
+
+def _setting(identity: dict[str, Any]) -> str:
+    return json.dumps({k: v for k, v in identity.items() if k not in _POINT_KEYS}, sort_keys=True)
+
+
+def paired_gaps(rows: list[dict[str, Any]], baseline: str = "relu", within: float = 1.5) -> list[dict[str, Any]]:
+    """Each row's test accuracy minus the baseline's, seed by seed, in the same setting ([A] target (i)).
+
+    Pairs run k of a row with the baseline run of the same seed whose options differ only in the activation's
+    EoC point (activation, sparsity, m, slope, clip, q*; a baseline at the same q* first). With gaps
+    d_k = acc_k − acc_k(baseline) over the n paired seeds: mean d̄, sample std s_d, and the Student-t 95 %
+    interval d̄ ± t_{0.975, n−1} s_d / √n (none for n = 1); ``within`` counts the seeds with d_k ≥ −within.
+    """
+    from scipy import stats
+
+    if within <= 0:
+        raise ValueError(f"within must be > 0 points, got {within}")
+    bases: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        if row["identity"].get("activation") == baseline:
+            bases[_setting(row["identity"])].append(row)
+    if not bases:
+        names = sorted({str(r["identity"].get("activation")) for r in rows})
+        raise ValueError(f"no {baseline} runs to pair with (activations here: {', '.join(names)})")
+    gaps = []
+    for row in rows:
+        ident = row["identity"]
+        candidates = bases.get(_setting(ident), [])
+        same_q = [b for b in candidates if b["identity"].get("q_star") == ident.get("q_star")]
+        chosen = same_q if len(same_q) == 1 else candidates
+        if ident.get("activation") == baseline or len(chosen) != 1:
+            continue
+        base = {r["identity"].get("seed"): r["summary"]["test_accuracy"] for r in chosen[0]["runs"]}
+        pairs = sorted((r["identity"].get("seed"), r["summary"]["test_accuracy"], base[r["identity"].get("seed")])
+                       for r in row["runs"] if r["identity"].get("seed") in base)
+        if not pairs:
+            continue
+        d = [acc - ref for _, acc, ref in pairs]
+        mean, std = _mean_std(d)
+        n = len(d)
+        half = float(stats.t.ppf(0.975, n - 1)) * std / math.sqrt(n) if n > 1 else float("nan")
+        gaps.append({"identity": ident, "baseline": chosen[0]["identity"], "seeds": [p[0] for p in pairs],
+                     "accuracy": _mean_std([p[1] for p in pairs]),
+                     "baseline_accuracy": _mean_std([p[2] for p in pairs]),
+                     "gaps": d, "gap": mean, "gap_std": std, "interval": (mean - half, mean + half),
+                     "within": sum(g >= -within for g in d), "within_points": within})
+    return gaps
+
+
+def gaps_markdown(gaps: list[dict[str, Any]], varying: list[str], baseline: str = "relu") -> str:
+    """The paired comparison as a table: one line per row that has baseline runs of the same seeds."""
+    columns = ["activation", *[k for k in varying if k != "activation"]]
+    within = gaps[0]["within_points"] if gaps else 1.5
+    head = [*columns, "seeds", "test acc. (%)", f"{baseline} (%)", "gap (points)", "paired std", "95 % interval",
+            f"seeds within {within:g}", "per seed"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for g in gaps:
+        n = len(g["gaps"])
+
+        def pm(ms: tuple[float, float], n: int = n) -> str:
+            return f"{ms[0]:.2f} ± {ms[1]:.2f}" if n > 1 else f"{ms[0]:.2f}"
+
+        low, high = g["interval"]
+        cells = [_fmt(g["identity"].get(k)) for k in columns]
+        cells += [str(n), pm(g["accuracy"]), pm(g["baseline_accuracy"]), f"{g['gap']:+.2f}",
+                  f"{g['gap_std']:.2f}" if n > 1 else "–", f"{low:+.2f} … {high:+.2f}" if n > 1 else "–",
+                  f"{g['within']} of {n}", " / ".join(f"{x:+.2f}" for x in g["gaps"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def report(folder: str | Path, also: Sequence[str | Path] = (), baseline: str | None = None,
+           within: float = 1.5) -> dict[str, Path]:
     """Write table.md, accuracy_vs_sparsity.png and curves.png for the runs below ``folder`` (and ``also``).
 
     ``also``: more folders (sweeps or single runs) whose runs join the report; nothing is written into them.
+    ``baseline``: an activation (e.g. ``relu``); adds gaps.md, every other row against it seed by seed
+    (:func:`paired_gaps`, counting seeds within ``within`` points).
     """
     import matplotlib.pyplot as plt
 
@@ -245,9 +323,13 @@ def report(folder: str | Path, also: Sequence[str | Path] = ()) -> dict[str, Pat
     if not runs:
         raise ValueError(f"no finished runs (summary.json) below {folder}")
     rows, varying = aggregate(runs)
+    gaps = paired_gaps(rows, baseline, within) if baseline is not None else None  # its errors before any write
     paths = {"table": folder / "table.md", "accuracy": folder / "accuracy_vs_sparsity.png",
              "curves": folder / "curves.png"}
     paths["table"].write_text(table_markdown(rows, varying))
+    if gaps is not None:
+        paths["gaps"] = folder / "gaps.md"
+        paths["gaps"].write_text(gaps_markdown(gaps, varying, baseline))
 
     others = [k for k in varying if k not in ("activation", "sparsity")]
     _plot_against(rows, "sparsity", varying, paths["accuracy"], "target activation sparsity")

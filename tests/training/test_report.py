@@ -1,0 +1,174 @@
+"""Reports: the table's numbers, [C]'s density pivot, depth plots, joined folders, and paired gaps to a baseline."""
+
+import json
+
+import pytest
+from scipy import stats
+
+from sparseinit.training import report
+
+
+def test_report_errors(tmp_path):
+    with pytest.raises(ValueError, match="no finished runs"):
+        report.report(tmp_path)
+    with pytest.raises(ValueError, match="is not a folder of runs"):
+        report.report(tmp_path / "missing")
+
+
+def _fake_run(folder, identity, accuracy, stored=0):
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps({"identity": identity}))
+    (folder / "summary.json").write_text(json.dumps({"status": "ok", "test_accuracy": accuracy,
+                                                     "train_sparsity": 0.5, "test_sparsity": 0.5,
+                                                     "stored_bytes": stored}))
+
+
+def test_report_pivots_c_runs_by_method_and_density(tmp_path):
+    base = {"dataset": "mnist", "model": "lenet5", "activation": "relu", "sparsity": 0.5, "width_multiplier": 1.0,
+            "offset": "dct", "budget": None,
+            "prune_method": "random", "rigl": False, "density": None}
+    runs = [({}, [98.0, 97.0], 4096), ({"density": 0.01, "offset": "none", "prune_method": "snip"}, [60.0, 70.0], 512),
+            ({"density": 0.01, "budget": "epl"}, [90.0, 92.0], 600),
+            ({"density": 0.1, "budget": "epl", "rigl": True}, [95.0, 95.0], 2048),
+            ({"density": 0.01, "budget": "erk", "rigl": True}, [93.0, 95.0], 600)]
+    for i, (change, accs, stored) in enumerate(runs):
+        for seed, acc in enumerate(accs):
+            _fake_run(tmp_path / f"r{i}s{seed}", {**base, **change, "seed": seed}, acc, stored)
+    assert [report.method_label({**base, **c}) for c, _, _ in runs] == [
+        "dense", "snip", "DCTpS (epl)", "DCTpS+RigL (epl)", "DCTpS+RigL (erk)"]
+    paths = report.report(tmp_path)
+    table = paths["density_table"].read_text().splitlines()
+    assert "### mnist / lenet5" in table
+    header = next(line for line in table if line.startswith("| method"))
+    assert header == "| method | d = 0.1 | d = 0.01 |"
+    snip = next(line for line in table if line.startswith("| snip |"))
+    std = (2 * 5.0**2) ** 0.5  # sample std of 60 and 70
+    assert snip == f"| snip | – | 65.00 ± {std:.2f} (2) · 0.5 KiB |"
+    # d = 0.01: worst DCTpS (epl) 91 / best DCTpS+RigL (erk) 94 − snip 65; d = 0.1 has no plain run
+    worst = next(line for line in table if line.startswith("| *margin: worst"))
+    assert worst.endswith("| – | *+26.00* |")
+    best = next(line for line in table if line.startswith("| *margin: best"))
+    assert best.endswith("| – | *+29.00* |")
+    dense = next(line for line in table if line.startswith("| dense |"))
+    assert dense.count("97.50 ± 0.71 (2) · 4.0 KiB") == 2
+    assert paths["accuracy_density"].stat().st_size > 5000
+
+
+def test_table_shows_no_spread_for_one_seed_and_no_sparsity_when_all_diverged():
+    rows = [{"identity": {"activation": "st"}, "test_accuracy": (9.79, 0.0), "seeds": 1, "diverged": 1.0,
+             "train_sparsity": float("nan"), "test_sparsity": float("nan")},
+            {"identity": {"activation": "relu"}, "test_accuracy": (95.17, 0.5), "seeds": 3, "diverged": 0.0,
+             "train_sparsity": 0.5284, "test_sparsity": 0.5281}]
+    lines = report.table_markdown(rows, ["activation"]).splitlines()
+    assert lines[2] == "| st | 9.79 | 1 | 100% | – | – |"
+    assert lines[3] == "| relu | 95.17 ± 0.50 | 3 | 0% | 0.528 | 0.528 |"
+
+
+def test_report_plots_accuracy_against_depth_per_activation(tmp_path):
+    base = {"dataset": "mnist", "model": "mlp", "width": 300, "q_star": 1.0}
+    cells = {("relu", 0.5, 20): [97.0, 97.2], ("relu", 0.5, 100): [95.0, 95.4],
+             ("crelu", 0.85, 100): [30.0, 34.0], ("crelu", 0.85, 20): [95.8, 95.8]}
+    for (activation, sparsity, depth), accs in cells.items():
+        for seed, acc in enumerate(accs):
+            # crelu at depth 100 leaves m at its default, 1: it still groups with the runs that give m = 1
+            m = None if activation == "relu" or (depth, seed) == (100, 0) else 1.0
+            _fake_run(tmp_path / f"{activation}{depth}s{seed}", {**base, "activation": activation, "m": m,
+                      "slope": None, "sparsity": sparsity, "depth": depth, "seed": seed}, acc, 0)
+    rows, varying = report.aggregate(report.collect(tmp_path))
+    # rows sort numbers by value: depth 20 before depth 100
+    assert [(r["identity"]["activation"], r["identity"]["depth"]) for r in rows] == [
+        ("crelu", 20), ("crelu", 100), ("relu", 20), ("relu", 100)]
+    series = report.series_against(rows, "depth", varying)
+    # sparsity varies too, so it names the series; each series is sorted by depth with mean and sample std
+    assert set(series) == {"relu, m=–, sparsity=0.5", "crelu, m=1, sparsity=0.85"}
+    (d1, m1, s1), (d2, m2, s2) = series["crelu, m=1, sparsity=0.85"]
+    assert (d1, m1, d2, m2) == (20, pytest.approx(95.8), 100, pytest.approx(32.0))
+    assert (s1, s2) == (pytest.approx(0.0, abs=1e-12), pytest.approx(8**0.5))
+    assert [p[0] for p in series["relu, m=–, sparsity=0.5"]] == [20, 100]
+    paths = report.report(tmp_path)
+    assert paths["accuracy_depth"].stat().st_size > 5000
+    # runs of one depth get no depth plot
+    one = tmp_path / "one"
+    _fake_run(one / "r", {**base, "activation": "relu", "sparsity": 0.5, "depth": 20, "seed": 0}, 97.0, 0)
+    assert "accuracy_depth" not in report.report(one)
+
+
+def test_report_joins_runs_from_other_folders_without_writing_there(tmp_path):
+    base = {"dataset": "mnist", "model": "mlp", "activation": "relu", "sparsity": 0.5}
+    _fake_run(tmp_path / "a" / "r0", {**base, "depth": 20, "seed": 0}, 97.0, 0)
+    _fake_run(tmp_path / "b" / "r0", {**base, "depth": 100, "seed": 0}, 95.0, 0)
+    _fake_run(tmp_path / "b" / "r1", {**base, "depth": 100, "seed": 1}, 94.0, 0)
+    before = sorted(p.name for p in (tmp_path / "b").rglob("*"))
+    # a single run folder and its parent both given: the run counts once
+    paths = report.report(tmp_path / "a", also=[tmp_path / "b", tmp_path / "b" / "r1"])
+    table = paths["table"].read_text()
+    assert "| relu | 20 | 97.00 | 1 |" in table
+    assert "| relu | 100 | 94.50 ± 0.71 | 2 |" in table
+    assert sorted(p.name for p in (tmp_path / "b").rglob("*")) == before
+    with pytest.raises(ValueError, match="missing \\(in also\\) is not a folder of runs"):
+        report.report(tmp_path / "a", also=[tmp_path / "missing"])
+
+
+def _pairs_fixture(tmp_path):
+    """relu (seeds 0-2, q* 1 and 4), crelu (seeds 0-3) at two depths, cst at q* 2 (no relu at q* 2)."""
+    base = {"dataset": "mnist", "model": "mlp", "width": 300, "m": None, "slope": None, "clip": "absolute"}
+    relu = {"activation": "relu", "sparsity": 0.5}
+    crelu = {"activation": "crelu", "sparsity": 0.85, "m": 1.0}
+    cells = [({**relu, "q_star": 1.0, "depth": 20}, [97.0, 97.4, 96.8]),
+             ({**relu, "q_star": 4.0, "depth": 20}, [96.0, 96.1, 96.2]),
+             ({**relu, "q_star": 1.0, "depth": 100}, [95.0, 95.2]),
+             ({**crelu, "q_star": 1.0, "depth": 20}, [95.9, 95.5, 96.1, 99.0]),
+             ({**crelu, "q_star": 4.0, "depth": 20}, [95.0, 95.3, 94.0]),
+             ({**crelu, "q_star": 1.0, "depth": 100}, [40.0, 30.0, 50.0]),
+             ({"activation": "cst", "sparsity": 0.85, "m": 1.0, "q_star": 2.0, "depth": 20}, [90.0])]
+    for i, (cell, accs) in enumerate(cells):
+        for seed, acc in enumerate(accs):
+            _fake_run(tmp_path / f"c{i}s{seed}", {**base, **cell, "seed": seed}, acc)
+    return report.aggregate(report.collect(tmp_path))
+
+
+def test_paired_gaps_match_a_paired_t_test(tmp_path):
+    rows, _ = _pairs_fixture(tmp_path)
+    gaps = {(g["identity"]["activation"], g["identity"]["q_star"], g["identity"]["depth"]): g
+            for g in report.paired_gaps(rows, "relu", within=1.5)}
+    # cst at q* = 2 has two relu rows of its setting and neither at its q*: ambiguous, left out
+    assert set(gaps) == {("crelu", 1.0, 20), ("crelu", 4.0, 20), ("crelu", 1.0, 100)}
+    g = gaps[("crelu", 1.0, 20)]
+    # crelu's seed 3 has no relu run of that seed: three pairs, against relu at the same q* (1, not 4)
+    crelu, relu = [95.9, 95.5, 96.1], [97.0, 97.4, 96.8]
+    assert g["seeds"] == [0, 1, 2] and g["baseline"]["q_star"] == 1.0
+    assert g["gaps"] == pytest.approx([c - r for c, r in zip(crelu, relu, strict=True)])
+    test = stats.ttest_rel(crelu, relu)
+    low, high = test.confidence_interval(0.95)
+    assert g["interval"] == pytest.approx((low, high))
+    assert g["gap"] == pytest.approx(sum(crelu) / 3 - sum(relu) / 3)
+    assert g["within"] == 2  # -1.1, -1.9, -0.7
+    assert gaps[("crelu", 4.0, 20)]["gaps"] == pytest.approx([-1.0, -0.8, -2.2])
+    # pairs stay inside a depth: at 100 only seeds 0 and 1 have relu
+    assert gaps[("crelu", 1.0, 100)]["gaps"] == pytest.approx([-55.0, -65.2])
+    assert gaps[("crelu", 1.0, 100)]["within"] == 0
+
+
+def test_one_paired_seed_has_no_interval_and_the_table_says_so(tmp_path):
+    base = {"dataset": "mnist", "model": "mlp", "q_star": 1.0}
+    _fake_run(tmp_path / "r", {**base, "activation": "relu", "sparsity": 0.5, "seed": 0}, 95.0)
+    _fake_run(tmp_path / "c", {**base, "activation": "cst", "sparsity": 0.85, "seed": 0}, 94.0)
+    rows, varying = report.aggregate(report.collect(tmp_path))
+    gaps = report.paired_gaps(rows, "relu", within=0.5)
+    lines = report.gaps_markdown(gaps, varying).splitlines()
+    assert "seeds within 0.5" in lines[0]
+    assert lines[2] == "| cst | 1 | 0.85 | 1 | 94.00 | 95.00 | -1.00 | – | – | 0 of 1 | -1.00 |"
+
+
+def test_report_writes_gaps_and_checks_before_writing(tmp_path):
+    rows, varying = _pairs_fixture(tmp_path)
+    with pytest.raises(ValueError, match="no gelu runs to pair with \\(activations here: crelu, cst, relu\\)"):
+        report.report(tmp_path, baseline="gelu")
+    with pytest.raises(ValueError, match="within must be > 0 points, got 0"):
+        report.report(tmp_path, baseline="relu", within=0)
+    assert not (tmp_path / "table.md").exists()
+    paths = report.report(tmp_path, baseline="relu")
+    text = paths["gaps"].read_text()
+    assert text == report.gaps_markdown(report.paired_gaps(rows, "relu"), varying)
+    assert "| crelu | 20 | 1 | 1 | 0.85 | 3 | 95.83 ± 0.31 | 97.07 ± 0.31 | -1.23 | 0.61 |" in text
+    assert "gaps" not in report.report(tmp_path)
