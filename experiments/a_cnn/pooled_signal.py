@@ -33,23 +33,18 @@ CHANNELS = (16, 32, 64, 128)
 @torch.no_grad()
 def layer_statistics(net: torch.nn.Module, x: torch.Tensor) -> tuple[float, ...]:
     """(min sel., mean sel., per-position spread, pooled spread, sparsity, q) of a DeepCNN on the images ``x``."""
-    selective, zeros, second_moments, h = [], [], [], x
+    found = sparseinit.input_selectivity(net, x, batch_size=len(x))
+    zeros, second_moments, h = [], [], x
     for module in net.layers:
         if isinstance(module, (torch.nn.AdaptiveAvgPool2d, torch.nn.Flatten)):
             break
+        h = module(h)
         if isinstance(module, torch.nn.Conv2d):
-            pre = h = module(h)
-            second_moments.append(float(pre.pow(2).mean()))
-            continue
-        with torch.enable_grad():
-            g = pre.clone().requires_grad_(True)
-            on = torch.autograd.grad(module(g).sum(), g)[0] != 0  # on the linear piece
-        fraction = on.transpose(0, 1).flatten(1).float().mean(dim=1)  # per channel, over images and positions
-        selective.append(float(((fraction > 0) & (fraction < 1)).float().mean()))
-        h = module(pre)
-        zeros.append(float((h == 0).float().mean()))
+            second_moments.append(float(h.pow(2).mean()))
+        else:
+            zeros.append(float((h == 0).float().mean()))
     pooled = h.mean(dim=(2, 3))
-    return (min(selective), float(np.mean(selective)), float(pre.std(dim=0).mean()), float(pooled.std(dim=0).mean()),
+    return (found.min_fraction, float(np.mean(found.fraction)), found.spread, float(pooled.std(dim=0).mean()),
             float(np.mean(zeros)), float(np.mean(second_moments)))
 
 

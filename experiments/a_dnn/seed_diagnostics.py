@@ -15,7 +15,7 @@ Run: OMP_NUM_THREADS=1 .venv/bin/python experiments/a_dnn/seed_diagnostics.py > 
 import numpy as np
 import torch
 
-from sparseinit import data
+from sparseinit import data, input_selectivity
 from sparseinit.training.config import TrainConfig
 from sparseinit.training.loop import build_model
 
@@ -23,21 +23,10 @@ torch.set_num_threads(1)
 SEEDS, IMAGES, WIDTHS = range(5), 256, (300, 600)
 
 
-@torch.no_grad()
 def closed_layer(net: torch.nn.Module, x: torch.Tensor) -> tuple[float, float, float]:
-    """(min sel., mean sel., spread) of an MLP whose hidden layers are Linear → activation."""
-    selective, h = [], x
-    for module in net.layers[:-1]:  # the read-out is left out
-        h = module(h)
-        if isinstance(module, torch.nn.Linear):
-            pre = h
-        elif not isinstance(module, torch.nn.Flatten):
-            with torch.enable_grad():
-                g = pre.clone().requires_grad_(True)
-                on = torch.autograd.grad(module(g).sum(), g)[0] != 0  # on the linear piece
-            fraction = on.float().mean(dim=0)
-            selective.append(float(((fraction > 0) & (fraction < 1)).float().mean()))
-    return min(selective), float(np.mean(selective)), float(pre.std(dim=0).mean())
+    """(min sel., mean sel., spread) of a network's hidden layers (sparseinit.input_selectivity)."""
+    found = input_selectivity(net, x)
+    return found.min_fraction, float(np.mean(found.fraction)), found.spread
 
 
 def main() -> None:

@@ -40,6 +40,7 @@ from .layers import (
 from .models import DeepCNN, DeepMLP
 from .propagation import Propagation, propagate_network
 from .pruning import RigL, density_report, layer_budgets, sparsify
+from .selectivity import Selectivity, input_selectivity
 from .training.config import TrainConfig
 from .training.loop import train
 from .training.report import report
@@ -68,6 +69,7 @@ __all__ = [
     "ResNet18",
     "ResNet20",
     "RigL",
+    "Selectivity",
     "ShiftedReLU",
     "SoftThreshold",
     "SparseConv2d",
@@ -87,6 +89,7 @@ __all__ = [
     "density_report",
     "edge_of_chaos",
     "init_eoc_",
+    "input_selectivity",
     "keep_masks",
     "layer_budgets",
     "layers",

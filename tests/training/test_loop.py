@@ -131,3 +131,33 @@ def test_options_a_model_ignores_are_normalised_away():
         TrainConfig(rigl=True)
     with pytest.raises(ValueError, match=r"density must be in \(0.0, 1.0\]"):
         TrainConfig(density=0.0)
+
+
+def test_a_closed_initialisation_is_reported_and_cannot_train(tmp_path, capsys):
+    import torch
+
+    from sparseinit import data
+    from sparseinit.training.loop import build_model
+
+    # width 4 at s = 0.9: seed 2 starts with hidden layer 3 off for every training input, seed 1 at width 6 open
+    closed = {**SMALL, "width": 4, "depth": 6, "activation": "crelu", "sparsity": 0.9, "seed": 2, "epochs": 1}
+    s = train(out=tmp_path / "closed", progress=False, **closed)
+    assert s["init_closed_layers"] == [3] and s["init_min_selective"] == 0.0
+    assert "hidden layer 3 of 6 has no unit on a linear piece" in capsys.readouterr().err
+    # the claim of the warning: no layer up to the closed one moved in a whole epoch of SGD
+    config = TrainConfig(**closed).normalised()
+    train_set = data.load("synthetic", "train")
+    torch.manual_seed(config.seed)
+    start = build_model(config, train_set.shape, train_set.num_classes, float(train_set.x.pow(2).mean()))
+    trained = torch.load(tmp_path / "closed" / "checkpoint.pt", weights_only=False)["model"]
+    for name, value in start.state_dict().items():
+        index = int(name.split(".")[1])
+        if index <= 5:  # Flatten, then (Linear, activation) × 3
+            assert torch.equal(trained[name], value), name
+    assert not torch.equal(trained["layers.13.weight"], start.state_dict()["layers.13.weight"])  # the read-out did
+
+    ok = train(out=tmp_path / "open", progress=False, **{**closed, "width": 6, "seed": 1})
+    assert ok["init_closed_layers"] == [] and ok["init_min_selective"] > 0
+    assert "warning" not in capsys.readouterr().err
+    lenet = train(out=tmp_path / "lenet", dataset="synthetic", model="lenet300100", epochs=1, progress=False)
+    assert lenet["init_closed_layers"] is None  # not an [A] network: not measured

@@ -15,12 +15,12 @@ def test_report_errors(tmp_path):
         report.report(tmp_path / "missing")
 
 
-def _fake_run(folder, identity, accuracy, stored=0):
+def _fake_run(folder, identity, accuracy, stored=0, **summary):
     folder.mkdir(parents=True)
     (folder / "config.json").write_text(json.dumps({"identity": identity}))
     (folder / "summary.json").write_text(json.dumps({"status": "ok", "test_accuracy": accuracy,
                                                      "train_sparsity": 0.5, "test_sparsity": 0.5,
-                                                     "stored_bytes": stored}))
+                                                     "stored_bytes": stored, **summary}))
 
 
 def test_report_pivots_c_runs_by_method_and_density(tmp_path):
@@ -62,6 +62,20 @@ def test_table_shows_no_spread_for_one_seed_and_no_sparsity_when_all_diverged():
     lines = report.table_markdown(rows, ["activation"]).splitlines()
     assert lines[2] == "| st | 9.79 | 1 | 100% | – | – |"
     assert lines[3] == "| relu | 95.17 ± 0.50 | 3 | 0% | 0.528 | 0.528 |"
+
+
+def test_table_counts_runs_that_started_closed_where_they_were_measured(tmp_path):
+    base = {"dataset": "synthetic", "model": "mlp", "depth": 6, "sparsity": 0.9}
+    _fake_run(tmp_path / "c0", {**base, "activation": "crelu", "seed": 0}, 10.0, init_closed_layers=[3])
+    _fake_run(tmp_path / "c1", {**base, "activation": "crelu", "seed": 1}, 60.0, init_closed_layers=[])
+    _fake_run(tmp_path / "c2", {**base, "activation": "crelu", "seed": 2}, 62.0)  # from before the measurement
+    _fake_run(tmp_path / "r0", {**base, "activation": "relu", "seed": 0}, 90.0)
+    lines = report.report(tmp_path)["table"].read_text().splitlines()
+    assert lines[0].endswith("| test sparsity | closed at init |")
+    assert next(line for line in lines if line.startswith("| crelu")).endswith("| 1/2 |")
+    assert next(line for line in lines if line.startswith("| relu")).endswith("| – |")
+    _fake_run(tmp_path / "old" / "r1", {**base, "activation": "relu", "seed": 1}, 91.0)
+    assert "closed" not in report.report(tmp_path / "old")["table"].read_text()  # no column without measurements
 
 
 def test_report_plots_accuracy_against_depth_per_activation(tmp_path):

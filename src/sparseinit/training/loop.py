@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from .. import data as datasets
 from ..layers import keep_masks, masked_layers
 from ..models import DeepCNN, DeepMLP, hidden_activations
 from ..pruning import RigL, density_report, sparsify
+from ..selectivity import input_selectivity
 from ..zoo import zoo_model
 from . import distributed, run_dir
 from .config import EOC_MODELS, TrainConfig
@@ -172,6 +174,8 @@ def _run(config: TrainConfig, folder: Path, ctx: distributed.Context, show: bool
     if masked_layers(model):
         keep_masks(optimizer, model)  # masked weights stay exactly zero through momentum / Adam / weight decay
     params = [p for p in model.parameters() if p.requires_grad]
+    eval_train = (x_train[:TRAIN_EVAL_SIZE], y_train[:TRAIN_EVAL_SIZE])
+    opening = _opening(config, model, eval_train[0], ctx.main)  # before a checkpoint replaces the initial weights
     meter = SparsityMeter(model, ctx.device)
     steps_per_epoch = math.ceil(len(y_train) / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
@@ -192,7 +196,6 @@ def _run(config: TrainConfig, folder: Path, ctx: distributed.Context, show: bool
                     reduce_grad=ctx.sum_ if ctx.world > 1 else None)
 
     status, reason = "ok", None
-    eval_train = (x_train[:TRAIN_EVAL_SIZE], y_train[:TRAIN_EVAL_SIZE])
     for epoch in range(first_epoch, config.epochs):
         order = torch.randperm(len(y_train), generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch))
         bar = tqdm(order.split(config.batch_size), desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch",
@@ -256,12 +259,28 @@ def _run(config: TrainConfig, folder: Path, ctx: distributed.Context, show: bool
     summary["diverged_reason"] = reason
     # optimizer steps taken before the failing batch: 0 means the initialised network itself explodes
     summary["diverged_step"] = step if status == "diverged" else None
+    summary.update(opening)
     weights = density_report(model)
     summary.update(trainable_density=weights.density, trainable_weights=weights.nnz, stored_bytes=weights.stored_bytes,
                    dense_bytes=weights.dense_bytes)
     if ctx.main:
         run_dir.write_json(folder / run_dir.SUMMARY, summary)
     return summary
+
+
+def _opening(config: TrainConfig, model: nn.Module, x: torch.Tensor, warn: bool) -> dict[str, Any]:
+    """Input selectivity of the initialised [A] network on the training inputs ``x`` (summary keys ``init_*``);
+    a one-line warning when a hidden layer is closed (no unit on a linear piece for any input)."""
+    if config.model not in EOC_MODELS:
+        return {"init_min_selective": None, "init_closed_layers": None}
+    found = input_selectivity(model, x)
+    closed = [i + 1 for i in found.closed_layers]  # 1-based, as layers are named in the README
+    if closed and warn:
+        tqdm.write(f"warning: at initialisation hidden layer {closed[0]} of {len(found.count)} has no unit on a linear "
+                   f"piece for any of the {len(x)} training inputs probed: the output does not depend on them and "
+                   f"layers 1-{closed[0]} get no gradient from them, so this run will likely stay at chance; try "
+                   f"another seed or a wider network", file=sys.stderr)
+    return {"init_min_selective": found.min_fraction, "init_closed_layers": closed}
 
 
 def _evaluations(model, meter, train, val, test, ctx) -> dict[str, Any]:

@@ -66,11 +66,13 @@ def aggregate(runs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[st
         summaries = [m["summary"] for m in members]
         acc = _mean_std([s["test_accuracy"] for s in summaries])
         ok = [s for s in summaries if s["status"] == "ok"]
+        probed = [s for s in summaries if s.get("init_closed_layers") is not None]  # older runs did not measure
         rows.append({
             "identity": json.loads(key), "seeds": len(members), "test_accuracy": acc,
             "diverged": sum(s["status"] == "diverged" for s in summaries) / len(summaries),
             "train_sparsity": statistics.fmean(s["train_sparsity"] for s in ok) if ok else float("nan"),
             "test_sparsity": statistics.fmean(s["test_sparsity"] for s in ok) if ok else float("nan"),
+            "closed": (sum(bool(s["init_closed_layers"]) for s in probed), len(probed)),
             "runs": members,
         })
     rows.sort(key=lambda r: tuple(_order(r["identity"].get(k)) for k in ("activation", *varying)))
@@ -206,9 +208,13 @@ def _fmt(value: Any) -> str:
 
 
 def table_markdown(rows: list[dict[str, Any]], varying: list[str]) -> str:
-    """The table: varying options, test accuracy mean ± std (all seeds), seeds, fraction diverged, sparsity."""
+    """The table: varying options, test accuracy mean ± std (all seeds), seeds, fraction diverged, sparsity; where
+    runs measured it, how many started with a closed layer (``init_closed_layers``, :mod:`sparseinit.selectivity`)."""
     columns = ["activation", *[k for k in varying if k != "activation"]]
     head = [*columns, "test acc. (%)", "seeds", "diverged", "train sparsity", "test sparsity"]
+    probed = any(row.get("closed", (0, 0))[1] for row in rows)
+    if probed:
+        head.append("closed at init")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         mean, std = row["test_accuracy"]
@@ -217,6 +223,9 @@ def table_markdown(rows: list[dict[str, Any]], varying: list[str]) -> str:
         cells += [f"{mean:.2f} ± {std:.2f}" if row["seeds"] > 1 else f"{mean:.2f}", str(row["seeds"]),
                   f"{row['diverged']:.0%}", *(("–" if math.isnan(row[k]) else f"{row[k]:.3f}")
                                               for k in ("train_sparsity", "test_sparsity"))]
+        if probed:
+            closed, measured = row.get("closed", (0, 0))
+            cells.append(f"{closed}/{measured}" if measured else "–")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
