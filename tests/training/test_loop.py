@@ -161,3 +161,33 @@ def test_a_closed_initialisation_is_reported_and_cannot_train(tmp_path, capsys):
     assert "warning" not in capsys.readouterr().err
     lenet = train(out=tmp_path / "lenet", dataset="synthetic", model="lenet300100", epochs=1, progress=False)
     assert lenet["init_closed_layers"] is None  # not an [A] network: not measured
+
+
+def test_redraw_closed_draws_again_until_every_layer_is_open(tmp_path, capsys):
+    import torch
+
+    from sparseinit import data, input_selectivity
+    from sparseinit.training.loop import REDRAW_SEED_STEP, build_model
+
+    options = {**SMALL, "width": 6, "depth": 6, "activation": "crelu", "sparsity": 0.9, "seed": 0, "epochs": 1}
+    train_set = data.load("synthetic", "train")
+    config = TrainConfig(**options).normalised()
+
+    def closed(draw):  # independently of the loop: the network redraw ``draw`` starts from
+        torch.manual_seed(config.seed + REDRAW_SEED_STEP * draw)
+        net = build_model(config, train_set.shape, train_set.num_classes, float(train_set.x.pow(2).mean()))
+        return input_selectivity(net, train_set.x[:5000]).closed_layers
+
+    draws = [closed(k) for k in range(4)]
+    assert draws[0], "seed 0 at width 6 should start closed"
+    first_open = next(k for k, c in enumerate(draws) if not c)
+    s = train(out=tmp_path / "redrawn", progress=False, redraw_closed=3, **options)
+    assert s["init_redraws"] == first_open and s["init_closed_layers"] == []
+    assert f"redrawn {first_open} time(s); the one used is open" in capsys.readouterr().err
+    # the default never redraws, and keeps the run's identity (older run folders keep their names)
+    plain = train(out=tmp_path / "plain", progress=False, **options)
+    assert plain["init_redraws"] == 0 and plain["init_closed_layers"] == [i + 1 for i in draws[0]]
+    assert "redraw_closed" not in TrainConfig(**options).identity()
+    assert TrainConfig(**options, redraw_closed=3).identity()["redraw_closed"] == 3
+    with pytest.raises(ValueError, match="redraw_closed"):
+        TrainConfig(redraw_closed=-1)

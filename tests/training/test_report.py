@@ -78,6 +78,19 @@ def test_table_counts_runs_that_started_closed_where_they_were_measured(tmp_path
     assert "closed" not in report.report(tmp_path / "old")["table"].read_text()  # no column without measurements
 
 
+def test_redrawn_runs_join_their_activation_and_are_counted(tmp_path):
+    base = {"dataset": "synthetic", "model": "cnn", "depth": 20, "sparsity": 0.85, "activation": "cst"}
+    _fake_run(tmp_path / "c0", {**base, "seed": 0}, 86.0, init_closed_layers=[])
+    _fake_run(tmp_path / "c1", {**base, "seed": 1}, 85.0, init_closed_layers=[])
+    _fake_run(tmp_path / "c2", {**base, "seed": 2, "redraw_closed": 3}, 87.0, init_closed_layers=[], init_redraws=1)
+    lines = report.report(tmp_path)["table"].read_text().splitlines()
+    assert lines[0].endswith("| closed at init | redrawn |") and len(lines) == 3  # one row, not two
+    assert lines[2].startswith("| cst | 86.00 ± 1.00 | 3 |") and lines[2].endswith("| 0/3 | 1/3 |")
+    _fake_run(tmp_path / "c2plain", {**base, "seed": 2}, 10.0, init_closed_layers=[9])
+    with pytest.raises(ValueError, match="c2plain are the same run"):
+        report.report(tmp_path)
+
+
 def test_report_plots_accuracy_against_depth_per_activation(tmp_path):
     base = {"dataset": "mnist", "model": "mlp", "width": 300, "q_star": 1.0}
     cells = {("relu", 0.5, 20): [97.0, 97.2], ("relu", 0.5, 100): [95.0, 95.4],

@@ -67,6 +67,8 @@ class TrainConfig:
     clip: str = _f("absolute", "m absolute or relative to sqrt(q*)", choices=CLIP_MODES)
     input_scale: float = _f(1.0, "multiply the normalised inputs by this")
     match_input: bool = _f(True, "scale the first layer so its pre-activations start at q*")
+    redraw_closed: int = _f(0, "mlp/cnn: redraw the initialisation up to N times while a hidden layer starts closed "
+                               "(no unit on a linear piece for any of the first 5,000 training inputs); 0: never")
     optimizer: str = _f("sgd", "optimizer", choices=OPTIMIZERS)
     lr: float = _f(1e-3, "learning rate")
     momentum: float = _f(0.9, "SGD momentum")
@@ -87,6 +89,7 @@ class TrainConfig:
             _check_int(name, getattr(self, name), 1)
         _check_int("seed", self.seed, 0)
         _check_int("warmup_steps", self.warmup_steps, 0)
+        _check_int("redraw_closed", self.redraw_closed, 0)
         if self.train_subset is not None:
             _check_int("train_subset", self.train_subset, 1)
         check_range("lr", self.lr, 0.0, None)
@@ -123,7 +126,7 @@ class TrainConfig:
         changes: dict[str, Any] = {}
         if self.model not in EOC_MODELS:
             changes.update({k: defaults[k] for k in ("depth", "width", "kernel_size", "activation", "sparsity", "m",
-                                                      "slope", "q_star", "clip", "match_input")})
+                                                      "slope", "q_star", "clip", "match_input", "redraw_closed")})
         else:
             changes["width_multiplier"] = defaults["width_multiplier"]
         if self.model != "cnn":
@@ -144,8 +147,9 @@ class TrainConfig:
         """The options that define the run's numbers (not where it runs)."""
         d = dataclasses.asdict(self.normalised())
         d.pop("device")
-        if d["readout"] == "pool":
-            d.pop("readout")  # added later: runs from before it keep their keys (and folders)
+        for added_later, default in (("readout", "pool"), ("redraw_closed", 0)):
+            if d[added_later] == default:
+                d.pop(added_later)  # runs from before the option keep their keys (and folders)
         return d
 
     def key(self) -> str:

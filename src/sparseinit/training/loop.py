@@ -33,6 +33,7 @@ from .config import EOC_MODELS, TrainConfig
 TRAIN_EVAL_SIZE = 5000  # training examples re-evaluated each epoch for train accuracy and sparsity
 EVAL_BATCH = 1000
 EXPLODED_LOSS = 1e6  # a training-batch loss above this means logits of order 1e6: the activations have exploded
+REDRAW_SEED_STEP = 1_000_003  # redraw k of a closed initialisation seeds torch with seed + k · this
 
 
 def build_model(config: TrainConfig, shape: tuple[int, ...], num_classes: int,
@@ -169,13 +170,22 @@ def _run(config: TrainConfig, folder: Path, ctx: distributed.Context, show: bool
     torch.manual_seed(config.seed)
     pick = torch.randperm(len(y_train), generator=torch.Generator().manual_seed(config.seed))[:config.batch_size]
     prune_batch = (x_train[pick.to(dev)].cpu(), y_train[pick.to(dev)].cpu())
-    model = build_model(config, train_set.shape, train_set.num_classes, second_moment, prune_batch).to(ctx.device)
+    eval_train = (x_train[:TRAIN_EVAL_SIZE], y_train[:TRAIN_EVAL_SIZE])
+    redraws = 0
+    while True:  # before a checkpoint replaces the initial weights, so a resumed run redraws the same way
+        model = build_model(config, train_set.shape, train_set.num_classes, second_moment, prune_batch).to(ctx.device)
+        opening = _opening(config, model, eval_train[0])
+        if not opening["init_closed_layers"] or redraws == config.redraw_closed:
+            break
+        redraws += 1
+        torch.manual_seed(config.seed + REDRAW_SEED_STEP * redraws)
+    opening["init_redraws"] = redraws if config.model in EOC_MODELS else None
+    if ctx.main:
+        _warn_closed(opening, len(eval_train[0]))
     optimizer = _optimizer(config, model)
     if masked_layers(model):
         keep_masks(optimizer, model)  # masked weights stay exactly zero through momentum / Adam / weight decay
     params = [p for p in model.parameters() if p.requires_grad]
-    eval_train = (x_train[:TRAIN_EVAL_SIZE], y_train[:TRAIN_EVAL_SIZE])
-    opening = _opening(config, model, eval_train[0], ctx.main)  # before a checkpoint replaces the initial weights
     meter = SparsityMeter(model, ctx.device)
     steps_per_epoch = math.ceil(len(y_train) / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
@@ -259,7 +269,7 @@ def _run(config: TrainConfig, folder: Path, ctx: distributed.Context, show: bool
     summary["diverged_reason"] = reason
     # optimizer steps taken before the failing batch: 0 means the initialised network itself explodes
     summary["diverged_step"] = step if status == "diverged" else None
-    summary.update(opening)
+    summary.update({k: v for k, v in opening.items() if k != "init_layers"})
     weights = density_report(model)
     summary.update(trainable_density=weights.density, trainable_weights=weights.nnz, stored_bytes=weights.stored_bytes,
                    dense_bytes=weights.dense_bytes)
@@ -268,19 +278,27 @@ def _run(config: TrainConfig, folder: Path, ctx: distributed.Context, show: bool
     return summary
 
 
-def _opening(config: TrainConfig, model: nn.Module, x: torch.Tensor, warn: bool) -> dict[str, Any]:
-    """Input selectivity of the initialised [A] network on the training inputs ``x`` (summary keys ``init_*``);
-    a one-line warning when a hidden layer is closed (no unit on a linear piece for any input)."""
+def _opening(config: TrainConfig, model: nn.Module, x: torch.Tensor) -> dict[str, Any]:
+    """Input selectivity of the initialised [A] network on the training inputs ``x`` (summary keys ``init_*``)."""
     if config.model not in EOC_MODELS:
-        return {"init_min_selective": None, "init_closed_layers": None}
+        return {"init_min_selective": None, "init_closed_layers": None, "init_layers": None}
     found = input_selectivity(model, x)
-    closed = [i + 1 for i in found.closed_layers]  # 1-based, as layers are named in the README
-    if closed and warn:
-        tqdm.write(f"warning: at initialisation hidden layer {closed[0]} of {len(found.count)} has no unit on a linear "
-                   f"piece for any of the {len(x)} training inputs probed: the output does not depend on them and "
-                   f"layers 1-{closed[0]} get no gradient from them, so this run will likely stay at chance; try "
-                   f"another seed or a wider network", file=sys.stderr)
-    return {"init_min_selective": found.min_fraction, "init_closed_layers": closed}
+    return {"init_min_selective": found.min_fraction,
+            "init_closed_layers": [i + 1 for i in found.closed_layers],  # 1-based, as the README names layers
+            "init_layers": len(found.count)}
+
+
+def _warn_closed(opening: dict[str, Any], probed: int) -> None:
+    """One line on stderr for a redrawn or a closed initialisation."""
+    closed, redraws = opening["init_closed_layers"], opening["init_redraws"]
+    if redraws:
+        tqdm.write(f"note: the initialisation started with a closed hidden layer and was redrawn {redraws} time(s)"
+                   + ("" if closed else "; the one used is open"), file=sys.stderr)
+    if closed:
+        tqdm.write(f"warning: at initialisation hidden layer {closed[0]} of {opening['init_layers']} has no unit on a "
+                   f"linear piece for any of the {probed} training inputs probed: the output does not depend on them "
+                   f"and layers 1-{closed[0]} get no gradient from them, so this run will likely stay at chance; try "
+                   f"--redraw-closed N, another seed or a wider network", file=sys.stderr)
 
 
 def _evaluations(model, meter, train, val, test, ctx) -> dict[str, Any]:

@@ -20,10 +20,13 @@ from typing import Any
 
 
 def _canonical(identity: dict[str, Any]) -> dict[str, Any]:
-    """The identity with an unset clip spelled out: crelu/cst with neither m nor slope use m = DEFAULT_M, so
-    runs that left m at its default group with runs that gave it."""
+    """The identity as runs are grouped: an unset clip spelled out (crelu/cst with neither m nor slope use
+    m = DEFAULT_M, so runs that left m at its default group with runs that gave it), and ``redraw_closed`` left
+    out: a run whose initialisation started open is the same run with or without it, and one that was redrawn is
+    counted in the table's "redrawn" column (report one policy at a time: pick run folders with ``also``)."""
     from ..eoc import DEFAULT_M
 
+    identity = {k: v for k, v in identity.items() if k != "redraw_closed"}
     if identity.get("activation") in ("crelu", "cst") and identity.get("m") is None and identity.get("slope") is None:
         return {**identity, "m": DEFAULT_M}
     return identity
@@ -56,7 +59,13 @@ def _order(value: Any) -> tuple[int, Any]:
 def aggregate(runs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
     """Rows (one per config up to the seed) and the identity keys that vary between rows."""
     groups: dict[str, list[dict]] = defaultdict(list)
+    seen: dict[str, str] = {}
     for run in runs:
+        whole = json.dumps(run["identity"], sort_keys=True)
+        if whole in seen:
+            raise ValueError(f"{seen[whole]} and {run['folder']} are the same run (options and seed): report one "
+                             "of them (pick folders with also / --also)")
+        seen[whole] = run.get("folder", "?")
         key = {k: v for k, v in run["identity"].items() if k != "seed"}
         groups[json.dumps(key, sort_keys=True)].append(run)
     varying = sorted({k for k in runs[0]["identity"] if k != "seed"
@@ -73,6 +82,7 @@ def aggregate(runs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[st
             "train_sparsity": statistics.fmean(s["train_sparsity"] for s in ok) if ok else float("nan"),
             "test_sparsity": statistics.fmean(s["test_sparsity"] for s in ok) if ok else float("nan"),
             "closed": (sum(bool(s["init_closed_layers"]) for s in probed), len(probed)),
+            "redrawn": sum(bool(s.get("init_redraws")) for s in summaries),
             "runs": members,
         })
     rows.sort(key=lambda r: tuple(_order(r["identity"].get(k)) for k in ("activation", *varying)))
@@ -213,8 +223,11 @@ def table_markdown(rows: list[dict[str, Any]], varying: list[str]) -> str:
     columns = ["activation", *[k for k in varying if k != "activation"]]
     head = [*columns, "test acc. (%)", "seeds", "diverged", "train sparsity", "test sparsity"]
     probed = any(row.get("closed", (0, 0))[1] for row in rows)
+    redrawn = any(row.get("redrawn") for row in rows)
     if probed:
         head.append("closed at init")
+    if redrawn:
+        head.append("redrawn")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         mean, std = row["test_accuracy"]
@@ -226,6 +239,8 @@ def table_markdown(rows: list[dict[str, Any]], varying: list[str]) -> str:
         if probed:
             closed, measured = row.get("closed", (0, 0))
             cells.append(f"{closed}/{measured}" if measured else "–")
+        if redrawn:
+            cells.append(f"{row.get('redrawn', 0)}/{row['seeds']}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
