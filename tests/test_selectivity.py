@@ -112,3 +112,32 @@ def test_bad_input_is_a_one_line_error():
         input_selectivity(net, torch.randn(1, 3))
     with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
         input_selectivity(net, torch.randn(4, 3), batch_size=0)
+
+
+def test_in_place_relu_nested_modes_and_a_constant_last_layer():
+    torch.manual_seed(4)
+    net = nn.Sequential(nn.Linear(5, 8), nn.ReLU(inplace=True), nn.Linear(8, 8), nn.ReLU(inplace=True),
+                        nn.Linear(8, 2))
+    x = torch.randn(20, 5)
+    h1 = net[0](x)
+    share = (h1 > 0).float().mean(dim=0)
+    found = input_selectivity(net, x)  # the input of an in-place activation is read before it is overwritten
+    assert found.count[0] == int(((share > 0) & (share < 1)).sum()) and found.passing[0] == int((share > 0).sum())
+    net.train()
+    net[2].eval()
+    input_selectivity(net, x)
+    assert net.training and not net[2].training and net[0].training  # each module's mode as it was
+    with torch.no_grad():
+        net[2].weight.zero_()  # the last hidden pre-activation is its bias: the same for every input
+    assert input_selectivity(net, x, batch_size=3).spread == 0.0
+
+
+def test_a_shared_activation_module_is_refused():
+    act = edge_of_chaos("crelu", 0.85, m=1.0).module()
+    net = nn.Sequential(nn.Linear(3, 4), act, nn.Linear(4, 4), act, nn.Linear(4, 2))
+    with pytest.raises(ValueError, match="runs more than once in a forward pass"):
+        input_selectivity(net, torch.randn(6, 3))
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1, got True"):
+        input_selectivity(net, torch.randn(6, 3), batch_size=True)
+    with pytest.raises(ValueError, match="needs a tensor batch of at least 2 inputs, got list"):
+        input_selectivity(net, [[1.0, 2.0, 3.0]])

@@ -5,8 +5,9 @@ A unit (a channel, in a convolution) is *input-selective* on a batch when its ac
 or on the clipped plateau for every input (φ = m) emits the same value whatever came in; a unit on a linear piece
 for every input is affine on the batch. The sparsifying activations of [A] zero 85–90 % of pre-activations and clip
 the rest, so in a deep narrow network a layer can end up with few or no selective units. A layer is *closed* when
-no unit is on a linear piece for any input: it emits the same vector for every input, everything in front of it is
-cut off, and training from that initialisation stays at chance (``results/a_cnn/`` §"Four times the steps",
+no unit is on a linear piece for any input: no gradient reaches it or any layer before it, and unless some unit
+sits at 0 for some inputs and at the clip for others, it emits the same vector for every input, so the output
+ignores the input. Training from such an initialisation stays at chance (``results/a_cnn/`` §"Twice the budget",
 ``results/a_dnn/`` §"What stops crelu at depth 100"). :func:`input_selectivity` measures both.
 
     selective fraction of layer l = #{units j : 0 < P_batch(φ'(h^l_j) ≠ 0) < 1} / width
@@ -16,6 +17,7 @@ cut off, and training from that initialisation stays at chance (``results/a_cnn/
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import torch
@@ -45,8 +47,8 @@ class Selectivity:
 
     @property
     def closed_layers(self) -> list[int]:
-        """Indices of the layers where no unit is on a linear piece for any input: each emits one vector for the
-        whole batch, so the network's output does not depend on its input."""
+        """0-based indices of the layers where no unit is on a linear piece for any input: no gradient reaches
+        them or the layers before them (the training summary's ``init_closed_layers`` counts from 1)."""
         return [i for i, c in enumerate(self.passing) if c == 0]
 
     def to_dict(self) -> dict:
@@ -59,52 +61,59 @@ class Selectivity:
 def input_selectivity(model: nn.Module, x: torch.Tensor, *, batch_size: int = 256) -> Selectivity:
     """Measure the input-selective units of every sparsifying activation of ``model`` on the inputs ``x``.
 
-    The activations are found by :func:`sparseinit.models.hidden_activations`; φ' ≠ 0 is taken from autograd at
-    each activation's input (1 on the linear pieces, 0 on the zero set and the plateau, SPEC §1). ``x`` is pushed
-    through in chunks of ``batch_size`` (the result does not depend on it). The model's parameters and training
-    mode are left as they were; no random numbers are drawn.
+    The activations are found by :func:`sparseinit.models.hidden_activations`, each of which must run once per
+    forward pass; φ' ≠ 0 is taken from autograd at each activation's input (1 on the linear pieces, 0 on the zero
+    set and the plateau, SPEC §1). ``x`` is pushed through in chunks of ``batch_size`` (the result does not depend
+    on it). The model's parameters and training modes are left as they were; no random numbers are drawn.
     """
     from .models import hidden_activations
 
     layers = hidden_activations(model)
     if not layers:
         raise ValueError(f"{type(model).__name__} has no sparsifying activation to measure")
-    if x.ndim < 2 or len(x) < 2:
-        raise ValueError(f"input_selectivity needs a batch of at least 2 inputs, got shape {tuple(x.shape)}")
-    if int(batch_size) != batch_size or batch_size < 1:
+    if not isinstance(x, torch.Tensor) or x.ndim < 2 or len(x) < 2:
+        raise ValueError(f"input_selectivity needs a tensor batch of at least 2 inputs, got "
+                         f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
         raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     on_count: list[torch.Tensor | None] = [None] * len(layers)  # per unit: inputs × positions on a linear piece
     seen = [0] * len(layers)
-    last_sum = last_sq = None  # running sums of the last hidden pre-activation, per unit and position
+    calls = [0] * len(layers)
+    # the last hidden pre-activation's sums, shifted by the first chunk's mean so a constant one has spread 0
+    shift = last_sum = last_sq = None
 
-    busy = False  # the hook calls its own layer to take φ': that inner call must not record
-
-    def record(index: int, pre: torch.Tensor) -> None:
-        nonlocal last_sum, last_sq, busy
-        if busy:
-            return
-        busy = True
-        with torch.enable_grad():
-            h = pre.detach().clone().requires_grad_(True)
-            on = torch.autograd.grad(layers[index](h).sum(), h)[0] != 0
-        busy = False
+    def record(index: int, args: tuple) -> None:
+        nonlocal shift, last_sum, last_sq
+        calls[index] += 1
+        pre = args[0].detach()
+        with torch.enable_grad():  # before the layer runs, so an in-place activation cannot change its input first
+            h = pre.clone().requires_grad_(True)
+            on = torch.autograd.grad(layers[index].forward(h + 0).sum(), h)[0] != 0
         on = on.transpose(0, 1).flatten(1)  # (units, inputs × positions)
-        on_count[index] = on.sum(dim=1, dtype=torch.float64) + (0 if on_count[index] is None else on_count[index])
+        count = on.sum(dim=1, dtype=torch.float64)
+        on_count[index] = count if on_count[index] is None else on_count[index] + count
         seen[index] += on.shape[1]
         if index == len(layers) - 1:
-            h64 = pre.detach().double()
-            last_sum = h64.sum(dim=0) + (0 if last_sum is None else last_sum)
-            last_sq = h64.pow(2).sum(dim=0) + (0 if last_sq is None else last_sq)
+            h64 = pre.double()
+            shift = h64.mean(dim=0) if shift is None else shift
+            centred = h64 - shift
+            last_sum = centred.sum(dim=0) + (0 if last_sum is None else last_sum)
+            last_sq = centred.pow(2).sum(dim=0) + (0 if last_sq is None else last_sq)
 
-    hooks = [layer.register_forward_hook(lambda mod, args, out, i=i: record(i, args[0]))
-             for i, layer in enumerate(layers)]
-    was_training = model.training
+    hooks = [layer.register_forward_pre_hook(lambda mod, args, i=i: record(i, args)) for i, layer in enumerate(layers)]
+    modes = {module: module.training for module in model.modules()}
     try:
         model.eval()
         for chunk in x.split(int(batch_size)):
+            before = list(calls)
             model(chunk)
+            twice = [layers[i] for i in range(len(layers)) if calls[i] - before[i] > 1]
+            if twice:
+                raise ValueError(f"{twice[0]!r} runs more than once in a forward pass of {type(model).__name__}: "
+                                 "give each hidden layer its own activation module")
     finally:
-        model.train(was_training)
+        for module, mode in modes.items():
+            module.training = mode
         for hook in hooks:
             hook.remove()
     if any(count is None for count in on_count):

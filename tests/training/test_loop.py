@@ -191,3 +191,22 @@ def test_redraw_closed_draws_again_until_every_layer_is_open(tmp_path, capsys):
     assert TrainConfig(**options, redraw_closed=3).identity()["redraw_closed"] == 3
     with pytest.raises(ValueError, match="redraw_closed"):
         TrainConfig(redraw_closed=-1)
+
+    # resumed from its checkpoint, the run rebuilds the draw it used, without probing or redrawing again
+    (tmp_path / "redrawn" / "summary.json").unlink()
+    capsys.readouterr()
+    again = train(out=tmp_path / "redrawn", progress=False, resume=True, redraw_closed=3, **options)
+    assert "redrawn" not in capsys.readouterr().err
+    for key in ("init_redraws", "init_closed_layers", "init_min_selective", "test_accuracy", "test_sparsity"):
+        assert again[key] == s[key], key
+
+
+def test_out_of_redraws_the_run_goes_on_closed_and_says_so(tmp_path, capsys):
+    # width 4 at s = 0.9 on the synthetic task: seed 1 and its redraws 1 and 2 all start with closed layers
+    options = {**SMALL, "width": 4, "depth": 6, "activation": "crelu", "sparsity": 0.9, "seed": 1, "epochs": 1}
+    s = train(out=tmp_path / "run", progress=False, redraw_closed=2, **options)
+    assert s["init_redraws"] == 2 and s["init_closed_layers"] and s["status"] == "ok"
+    err = capsys.readouterr().err
+    assert "redrawn 2 time(s)\n" in err.replace("\r", "")
+    assert s["init_closed_layers"] == [3, 4, 5, 6]  # redraw 2's; every closed layer named, blocked up to the last
+    assert "hidden layers 3, 4, 5, 6 of 6 have no unit" in err and "reaches layers 1-6," in err

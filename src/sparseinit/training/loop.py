@@ -167,21 +167,30 @@ def _run(config: TrainConfig, folder: Path, ctx: distributed.Context, show: bool
     y_train, y_val, y_test = y_train.to(dev), val_set.y.to(dev), test_set.y.to(dev)
     second_moment = float(x_train.pow(2).mean()) if config.match_input else None
 
-    torch.manual_seed(config.seed)
     pick = torch.randperm(len(y_train), generator=torch.Generator().manual_seed(config.seed))[:config.batch_size]
     prune_batch = (x_train[pick.to(dev)].cpu(), y_train[pick.to(dev)].cpu())
     eval_train = (x_train[:TRAIN_EVAL_SIZE], y_train[:TRAIN_EVAL_SIZE])
-    redraws = 0
-    while True:  # before a checkpoint replaces the initial weights, so a resumed run redraws the same way
-        model = build_model(config, train_set.shape, train_set.num_classes, second_moment, prune_batch).to(ctx.device)
-        opening = _opening(config, model, eval_train[0])
-        if not opening["init_closed_layers"] or redraws == config.redraw_closed:
-            break
-        redraws += 1
-        torch.manual_seed(config.seed + REDRAW_SEED_STEP * redraws)
-    opening["init_redraws"] = redraws if config.model in EOC_MODELS else None
-    if ctx.main:
+    checkpoint = run_dir.load_checkpoint(folder)
+
+    def build(draw: int) -> nn.Module:
+        torch.manual_seed(config.seed + REDRAW_SEED_STEP * draw)  # draw 0: the seed itself
+        return build_model(config, train_set.shape, train_set.num_classes, second_moment, prune_batch).to(dev)
+
+    # the initial network, drawn again while a layer starts closed (--redraw-closed); a resumed run rebuilds the
+    # draw its checkpoint names, the probe decided on one process and sent to the others
+    model, opening = None, checkpoint.get("opening") if checkpoint is not None else None
+    if opening is None and ctx.main:
+        for draw in range(config.redraw_closed + 1):
+            model = build(draw)
+            opening = {**_opening(config, model, eval_train[0]), "init_redraws": draw}
+            if not opening["init_closed_layers"]:
+                break
+        if config.model not in EOC_MODELS:
+            opening["init_redraws"] = None
         _warn_closed(opening, len(eval_train[0]))
+    opening = _broadcast(opening, ctx)
+    if model is None:
+        model = build(opening["init_redraws"] or 0)
     optimizer = _optimizer(config, model)
     if masked_layers(model):
         keep_masks(optimizer, model)  # masked weights stay exactly zero through momentum / Adam / weight decay
@@ -191,7 +200,6 @@ def _run(config: TrainConfig, folder: Path, ctx: distributed.Context, show: bool
     total_steps = steps_per_epoch * config.epochs
     history: list[dict] = []
     first_epoch, step, elapsed = 0, 0, 0.0
-    checkpoint = run_dir.load_checkpoint(folder)
     if checkpoint is not None:
         model.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
@@ -256,7 +264,7 @@ def _run(config: TrainConfig, folder: Path, ctx: distributed.Context, show: bool
         if ctx.main:
             run_dir.save_checkpoint(folder, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                              "epoch": epoch + 1, "step": step, "elapsed": elapsed_now,
-                                             "history": history})
+                                             "history": history, "opening": opening})
             run_dir.write_jsonl(folder / run_dir.METRICS, history)
             if show:
                 tqdm.write(f"epoch {epoch + 1}: loss {row['loss']:.4f}  val {row['val_accuracy']:.2f}%  "
@@ -295,10 +303,12 @@ def _warn_closed(opening: dict[str, Any], probed: int) -> None:
         tqdm.write(f"note: the initialisation started with a closed hidden layer and was redrawn {redraws} time(s)"
                    + ("" if closed else "; the one used is open"), file=sys.stderr)
     if closed:
-        tqdm.write(f"warning: at initialisation hidden layer {closed[0]} of {opening['init_layers']} has no unit on a "
-                   f"linear piece for any of the {probed} training inputs probed: the output does not depend on them "
-                   f"and layers 1-{closed[0]} get no gradient from them, so this run will likely stay at chance; try "
-                   f"--redraw-closed N, another seed or a wider network", file=sys.stderr)
+        which = f"layer {closed[0]} of {opening['init_layers']} has" if len(closed) == 1 else \
+            f"layers {', '.join(map(str, closed))} of {opening['init_layers']} have"
+        tqdm.write(f"warning: at initialisation hidden {which} no unit on a linear "
+                   f"piece for any of the {probed} training inputs probed: no gradient from them reaches layers "
+                   f"1-{closed[-1]}, so this run will likely stay at chance; try --redraw-closed N, another seed or "
+                   f"a wider network", file=sys.stderr)
 
 
 def _evaluations(model, meter, train, val, test, ctx) -> dict[str, Any]:

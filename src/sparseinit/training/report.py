@@ -63,8 +63,8 @@ def aggregate(runs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[st
     for run in runs:
         whole = json.dumps(run["identity"], sort_keys=True)
         if whole in seen:
-            raise ValueError(f"{seen[whole]} and {run['folder']} are the same run (options and seed): report one "
-                             "of them (pick folders with also / --also)")
+            raise ValueError(f"{seen[whole]} and {run.get('folder', '?')} are the same run (options and seed): "
+                             "report one of them (pick folders with also / --also)")
         seen[whole] = run.get("folder", "?")
         key = {k: v for k, v in run["identity"].items() if k != "seed"}
         groups[json.dumps(key, sort_keys=True)].append(run)
