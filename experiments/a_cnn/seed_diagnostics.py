@@ -10,7 +10,10 @@ width32_flatten_batch32_cst.toml, _seed1.toml), and measures on 64 of those imag
 - spread: how much the last layer's pre-activations differ between images at one position (what the flatten
   read-out sees);
 - sparsity, q: the fraction of zeros of the hidden activations and the pre-activations' second moment, averaged over
-  the layers (GP: 0.85 and q* = 1).
+  the layers (GP: 0.85 and q* = 1);
+- closed: the layers (1-based) with no channel on a linear piece for any of the first 5,000 training images, as
+  the training loop measures it (sparseinit.input_selectivity): the network's output ignores its input and no layer
+  up to it gets a gradient; "-" for none.
 
 Run: OMP_NUM_THREADS=1 .venv/bin/python experiments/a_cnn/seed_diagnostics.py > results/a_cnn/seed_diagnostics.txt
 """
@@ -18,7 +21,7 @@ Run: OMP_NUM_THREADS=1 .venv/bin/python experiments/a_cnn/seed_diagnostics.py > 
 import torch
 from pooled_signal import layer_statistics
 
-from sparseinit import data
+from sparseinit import data, input_selectivity
 from sparseinit.training.config import TrainConfig
 from sparseinit.training.loop import build_model
 
@@ -35,7 +38,7 @@ def main() -> None:
     print(f"DeepCNN depth 20, 3x3 'same' convolutions, read-out on every position; {IMAGES} Fashion-MNIST training "
           "images; crelu / cst at s = 0.85, q* = 1, m = 1\n")
     print(f"{'activation':10s} {'channels':>8s} {'seed':>4s} {'min sel.':>8s} {'mean sel.':>9s} {'spread':>8s} "
-          f"{'sparsity':>8s} {'q':>5s}")
+          f"{'sparsity':>8s} {'q':>5s} {'closed':>6s}")
     for activation, channels in SETUPS:
         options = {"sparsity": 0.85, "m": 1.0} if activation in ("crelu", "cst") else {}
         for seed in SEEDS:
@@ -44,8 +47,9 @@ def main() -> None:
             torch.manual_seed(seed)  # as the training loop does before building its model
             net = build_model(config, train.shape, train.num_classes, second_moment)
             low, mean, spread, _, sparsity, q = layer_statistics(net, x[:IMAGES])
+            closed = ",".join(str(i + 1) for i in input_selectivity(net, x[:5000]).closed_layers) or "-"
             print(f"{activation:10s} {channels:8d} {seed:4d} {low:8.3f} {mean:9.3f} {spread:8.4f} {sparsity:8.3f} "
-                  f"{q:5.2f}", flush=True)
+                  f"{q:5.2f} {closed:>6s}", flush=True)
 
 
 if __name__ == "__main__":
