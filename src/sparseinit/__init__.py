@@ -7,9 +7,10 @@ Sparse activations on the Edge of Chaos ([A] Price et al., ICLR 2024; [B] Dent &
     >>> layer_act = point.module()                                  # ClippedReLU(tau=1.03643, m=1)
     >>> sparseinit.init_eoc_(model, point)                          # doctest: +SKIP
 
-The exact Gaussian-process theory lives in :mod:`sparseinit.theory`; training (``train``, ``sweep``, ``report``)
-in :mod:`sparseinit.training`; offline data sets in :mod:`sparseinit.data`; inference that skips zero
-activations in :mod:`sparseinit.acceleration` (``accelerate``) and its FLOP/byte accounting in :mod:`sparseinit.cost`.
+The exact Gaussian-process theory lives in :mod:`sparseinit.theory`; training (``train``, ``sweep``, ``report``;
+``load_run`` / ``evaluate_run`` for a trained network) in :mod:`sparseinit.training`; offline data sets in
+:mod:`sparseinit.data`; inference that skips zero activations in :mod:`sparseinit.acceleration` (``accelerate``)
+and its FLOP/byte accounting in :mod:`sparseinit.cost`.
 """
 
 from . import data, layers, pruning, theory, zoo
@@ -45,6 +46,7 @@ from .training.config import TrainConfig
 from .training.loop import train
 from .training.report import report
 from .training.sweep import sweep
+from .training.trained import TrainedRun, evaluate_run, load_run
 from .zoo import VGG, LeNet5, LeNet300100, ResNet18, ResNet20, zoo_model
 
 __version__ = "0.1.0"
@@ -77,6 +79,7 @@ __all__ = [
     "SparseInputLinear",
     "SparseLinear",
     "TrainConfig",
+    "TrainedRun",
     "accelerate",
     "acceleration_plan",
     "activation",
@@ -88,11 +91,13 @@ __all__ = [
     "dct_matrix",
     "density_report",
     "edge_of_chaos",
+    "evaluate_run",
     "init_eoc_",
     "input_selectivity",
     "keep_masks",
     "layer_budgets",
     "layers",
+    "load_run",
     "masked_layers",
     "propagate_network",
     "pruning",

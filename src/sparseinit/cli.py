@@ -168,6 +168,23 @@ def _cmd_report(args: argparse.Namespace) -> None:
     print("wrote " + ", ".join(str(p) for p in paths.values()))
 
 
+def _cmd_evaluate(args: argparse.Namespace) -> None:
+    from .training.trained import evaluate_run
+
+    out = evaluate_run(args.run, split=args.split, accelerate=args.accelerate, device=args.device,
+                       batch_size=args.batch_size)
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return
+    print(f"{args.run}: {out['split']} ({out['examples']} examples, weights after {out['epochs_trained']} epochs): "
+          f"accuracy {out['accuracy']:.2f}%, loss {out['loss']:.4f}, sparsity {out['sparsity']:.3f}")
+    if args.accelerate:
+        print(f"accelerated ({out['accelerated_layers']} layers skip zeros): accuracy "
+              f"{out['accelerated_accuracy']:.2f}%, largest logit difference {out['max_logit_difference']:.2e}; "
+              f"one pass at batch {out['batch_size']}: dense {out['dense_seconds']:.2f} s, accelerated "
+              f"{out['accelerated_seconds']:.2f} s")
+
+
 def _cmd_bench_dctps(args: argparse.Namespace) -> None:
     from .layers.dctps_benchmark import benchmark_dctps, dctps_conv_table, dctps_table, write_dctps_results
 
@@ -329,6 +346,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads per run (default: the cores shared among the workers)")
     p.set_defaults(func=_cmd_sweep)
+
+    p = sub.add_parser("evaluate", help="accuracy and sparsity of a run's trained network (optionally accelerated)",
+                       description="Rebuild the network of a run folder, load its last checkpoint and evaluate it "
+                                   "on a split: loss, accuracy, activation sparsity. With --accelerate also through "
+                                   "sparseinit.accelerate (skipping zero activations): its accuracy, how far its "
+                                   "logits are from the dense ones, and one timed pass of each.")
+    p.add_argument("run", help="a run folder (written by sparseinit train, or one run of a sweep)")
+    p.add_argument("--split", choices=("train", "val", "test"), default="test",
+                   help="test (default), val, or train (its first 5,000 inputs, as training measures them)")
+    p.add_argument("--accelerate", action="store_true", help="also evaluate the accelerated inference copy")
+    p.add_argument("--batch-size", type=int, default=1000, help="inputs per forward pass (default 1000)")
+    p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu", help="default cpu")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("report", help="table and plots of the runs in a folder",
                        description="Group the finished runs below FOLDER by config up to the seed and write "

@@ -154,27 +154,53 @@ def _broadcast(value: Any, ctx: distributed.Context) -> Any:
     return box[0]
 
 
-def _run(config: TrainConfig, folder: Path, ctx: distributed.Context, show: bool) -> dict[str, Any]:
-    start_time = time.perf_counter()
+@dataclasses.dataclass(frozen=True)
+class RunData:
+    """A run's data as its training loop sees it: the (subset, scaled) splits on the run's device, the input shape,
+    the number of classes, the inputs' second moment (``match_input``) and the batch the saliency pruning reads."""
+
+    train: tuple[torch.Tensor, torch.Tensor]
+    val: tuple[torch.Tensor, torch.Tensor]
+    test: tuple[torch.Tensor, torch.Tensor]
+    shape: tuple[int, ...]
+    num_classes: int
+    second_moment: float | None
+    prune_batch: tuple[torch.Tensor, torch.Tensor]
+
+
+def load_run_data(config: TrainConfig, device: torch.device) -> RunData:
+    """Load ``config.dataset``'s splits as a run of ``config`` trains and evaluates on them."""
     train_set = datasets.load(config.dataset, "train", config.data_root)
     val_set = datasets.load(config.dataset, "val", config.data_root)
     test_set = datasets.load(config.dataset, "test", config.data_root)
     x_train, y_train = train_set.x, train_set.y
     if config.train_subset is not None:
         x_train, y_train = x_train[:config.train_subset], y_train[:config.train_subset]
-    scale, dev = config.input_scale, ctx.device
+    scale, dev = config.input_scale, device
     x_train, x_val, x_test = (x_train * scale).to(dev), (val_set.x * scale).to(dev), (test_set.x * scale).to(dev)
-    y_train, y_val, y_test = y_train.to(dev), val_set.y.to(dev), test_set.y.to(dev)
+    y_train, y_val, y_test = y_train.to(device), val_set.y.to(device), test_set.y.to(device)
     second_moment = float(x_train.pow(2).mean()) if config.match_input else None
-
     pick = torch.randperm(len(y_train), generator=torch.Generator().manual_seed(config.seed))[:config.batch_size]
-    prune_batch = (x_train[pick.to(dev)].cpu(), y_train[pick.to(dev)].cpu())
+    prune_batch = (x_train[pick.to(device)].cpu(), y_train[pick.to(device)].cpu())
+    return RunData((x_train, y_train), (x_val, y_val), (x_test, y_test), train_set.shape, train_set.num_classes,
+                   second_moment, prune_batch)
+
+
+def initial_model(config: TrainConfig, data: RunData, draw: int, device: torch.device) -> nn.Module:
+    """Draw ``draw`` of the run's initial network (0: the seed itself; k: a redraw of a closed one)."""
+    torch.manual_seed(config.seed + REDRAW_SEED_STEP * draw)
+    return build_model(config, data.shape, data.num_classes, data.second_moment, data.prune_batch).to(device)
+
+
+def _run(config: TrainConfig, folder: Path, ctx: distributed.Context, show: bool) -> dict[str, Any]:
+    start_time = time.perf_counter()
+    data = load_run_data(config, ctx.device)
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = data.train, data.val, data.test
     eval_train = (x_train[:TRAIN_EVAL_SIZE], y_train[:TRAIN_EVAL_SIZE])
     checkpoint = run_dir.load_checkpoint(folder)
 
     def build(draw: int) -> nn.Module:
-        torch.manual_seed(config.seed + REDRAW_SEED_STEP * draw)  # draw 0: the seed itself
-        return build_model(config, train_set.shape, train_set.num_classes, second_moment, prune_batch).to(dev)
+        return initial_model(config, data, draw, ctx.device)
 
     # the initial network, drawn again while a layer starts closed (--redraw-closed); a resumed run rebuilds the
     # draw its checkpoint names, the probe decided on one process and sent to the others

@@ -1,0 +1,121 @@
+"""A run's trained network loaded back: it gives the run's own numbers, computed here by hand from the data."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from sparseinit import data
+from sparseinit.training.loop import train
+from sparseinit.training.trained import evaluate_run, load_run
+
+SMALL = {"dataset": "synthetic", "depth": 6, "width": 48, "batch_size": 64, "lr": 0.01, "progress": False}
+
+
+def by_hand(model, split):
+    """Accuracy (%) and mean zero fraction of the hidden activations, from the data set's own tensors."""
+    x, y = data.load("synthetic", split).x, data.load("synthetic", split).y
+    outs = []
+    hooks = [m.register_forward_hook(lambda mod, inp, out: outs.append(out)) for m in model.layers
+             if type(m).__name__ in ("ClippedReLU", "ClippedSoftThreshold", "ReLU")]
+    with torch.no_grad():
+        logits = model(x)
+    for h in hooks:
+        h.remove()
+    zero_fractions = [int((o == 0).sum()) / o.numel() for o in outs]
+    return 100.0 * int((logits.argmax(1) == y).sum()) / len(y), sum(zero_fractions) / len(zero_fractions)
+
+
+@pytest.fixture(scope="module")
+def crelu_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("trained") / "crelu"
+    summary = train(out=folder, activation="crelu", sparsity=0.8, epochs=3, **SMALL)
+    return folder, summary
+
+
+def test_loaded_network_gives_the_runs_test_accuracy_and_sparsity(crelu_run):
+    folder, summary = crelu_run
+    before = torch.get_rng_state()
+    run = load_run(folder)
+    assert torch.equal(torch.get_rng_state(), before)  # rebuilding the network leaves the caller's RNG alone
+    assert not run.model.training and run.epochs_trained == 3 and run.summary == summary
+    assert run.config.activation == "crelu" and run.config.sparsity == 0.8
+    accuracy, sparsity = by_hand(run.model, "test")
+    assert accuracy == pytest.approx(summary["test_accuracy"], abs=1e-9) and accuracy > 35.0  # it has learned
+    assert sparsity == pytest.approx(summary["test_sparsity"], abs=1e-9)
+    out = evaluate_run(folder, split="test")
+    assert out["accuracy"] == pytest.approx(accuracy, abs=1e-9)
+    assert out["sparsity"] == pytest.approx(sparsity, abs=1e-9) and len(out["layer_sparsity"]) == 6
+    val = evaluate_run(folder, split="val")
+    assert val["examples"] == 512 and val["accuracy"] == pytest.approx(by_hand(run.model, "val")[0], abs=1e-9)
+    assert evaluate_run(folder, split="train")["accuracy"] == pytest.approx(summary["train_accuracy"], abs=1e-9)
+
+
+def test_an_untrained_draw_is_not_what_comes_back(crelu_run):
+    folder, summary = crelu_run
+    fresh = train(out=folder.parent / "one_epoch_less", activation="crelu", sparsity=0.8, epochs=1, **SMALL)
+    assert load_run(folder.parent / "one_epoch_less").epochs_trained == 1
+    assert evaluate_run(folder.parent / "one_epoch_less")["accuracy"] == pytest.approx(fresh["test_accuracy"])
+    assert fresh["test_accuracy"] != summary["test_accuracy"]  # so the 3-epoch figure above is the 3-epoch weights
+
+
+def test_accelerated_evaluation_matches_the_dense_network(crelu_run):
+    folder, _ = crelu_run
+    out = evaluate_run(folder, accelerate=True, batch_size=7)
+    assert out["accelerated_layers"] == 6  # every layer after a crelu: 5 hidden and the read-out
+    assert out["max_logit_difference"] < 1e-4
+    assert out["accelerated_accuracy"] == pytest.approx(out["accuracy"], abs=0.2)  # one near-tie at most
+    assert out["dense_seconds"] > 0 and out["accelerated_seconds"] > 0
+
+
+def test_a_sparsified_model_comes_back_with_its_masks(tmp_path):
+    s = train(out=tmp_path / "snip", model="lenet300100", density=0.05, offset="none", prune_method="snip",
+              optimizer="adam", lr=1e-3, epochs=1, dataset="synthetic", batch_size=64, progress=False)
+    run = load_run(tmp_path / "snip")
+    state = torch.load(tmp_path / "snip" / "checkpoint.pt", weights_only=False)["model"]
+    for name, mask in ((k, v) for k, v in run.model.state_dict().items() if k.endswith(".mask")):
+        assert torch.equal(mask, state[name])
+    x, y = data.load("synthetic", "test").x, data.load("synthetic", "test").y
+    with torch.no_grad():
+        accuracy = 100.0 * float((run.model(x).argmax(1) == y).float().mean())
+    assert accuracy == pytest.approx(s["test_accuracy"], abs=1e-9)
+
+
+def test_bad_folders_get_one_line_errors(tmp_path, crelu_run):
+    with pytest.raises(ValueError, match="does not exist"):
+        load_run(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match=r"holds no config\.json"):
+        load_run(tmp_path / "empty")
+    (tmp_path / "started").mkdir()
+    config = json.loads((crelu_run[0] / "config.json").read_text())
+    (tmp_path / "started" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match=r"no checkpoint\.pt yet"):
+        load_run(tmp_path / "started")
+    with pytest.raises(ValueError, match="split must be one of train, val, test"):
+        evaluate_run(crelu_run[0], split="validation")
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
+        evaluate_run(crelu_run[0], batch_size=0)
+
+
+def test_cli(crelu_run):
+    folder, summary = crelu_run
+    cli = [sys.executable, "-m", "sparseinit.cli", "evaluate"]
+    out = subprocess.run([*cli, str(folder), "--json"], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout)["accuracy"] == pytest.approx(summary["test_accuracy"], abs=1e-9)
+    text = subprocess.run([*cli, str(folder), "--accelerate"], capture_output=True, text=True, check=True).stdout
+    assert f"accuracy {summary['test_accuracy']:.2f}%" in text and "accelerated (6 layers skip zeros)" in text
+    bad = subprocess.run([*cli, str(folder / "missing")], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "does not exist" in bad.stderr
+
+
+@pytest.mark.parametrize("readout", ["pool", "flatten"])
+def test_a_cnn_run_comes_back(tmp_path, readout):
+    s = train(out=tmp_path / "cnn", model="cnn", activation="cst", sparsity=0.8, readout=readout, epochs=1,
+              **{**SMALL, "depth": 3, "width": 8})
+    out = evaluate_run(tmp_path / "cnn", accelerate=True)
+    assert out["accuracy"] == pytest.approx(s["test_accuracy"], abs=1e-9)
+    assert out["sparsity"] == pytest.approx(s["test_sparsity"], abs=1e-9)
+    assert out["max_logit_difference"] < 1e-4
