@@ -17,7 +17,7 @@ s = 0.85, 10× at 0.9); at larger batches the multiply-adds drop to (1 − s) of
   :class:`SparseInputConv2d`, an input-stationary scatter over channels-last data: each non-zero input pixel-channel
   adds x · W[:, c, dh, dw] to the k² outputs it touches. Other convolutions (strided, dilated, grouped, non-zero
   padding modes) stay dense; the plan says why. In ``mode="auto"`` a convolution with fewer than
-  :data:`CONV_MIN_CHANNELS` (32) output channels always runs dense (the scatter's inner loop is too short to beat
+  :data:`CONV_MIN_CHANNELS` (64) output channels always runs dense (the scatter's inner loop is too short to beat
   mkldnn there); ``mode="sparse"`` still forces the kernel.
 
 "Follows" means: inside one ``nn.Sequential`` (nested ones are walked, carrying the flag in and out), the nearest
@@ -96,8 +96,10 @@ SPLIT_INPUTS_MAX_ROWS = 8
 SERIAL_MAX_MADDS = 1 << 21
 # batch rows from which the linear dense fallback runs transposed (SparseInputLinear's docstring says why)
 TRANSPOSED_DENSE_MIN_ROWS = 32
-# below this many output channels the scatter's inner loop is too short to beat mkldnn: the conv stays dense
-CONV_MIN_CHANNELS = 32
+# below this many output channels the scatter's inner loop is too short to beat mkldnn: the conv stays dense.
+# Measured: 32 channels, 28×28 maps, 84 % zeros, batch 1 and 64: the scatter at 0.5× mkldnn (trained CNNs,
+# results/speed/README.md); CONV_BREAK_EVEN was measured at 64 channels.
+CONV_MIN_CHANNELS = 64
 
 # zero-preserving modules between an activation and the layer that reads it
 _TRANSPARENT = (nn.Flatten, nn.Unflatten, nn.Identity, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d,
