@@ -35,6 +35,7 @@ demo: $(STAMP)
 		--out out/propagation.png --overwrite
 	$(BIN)/sparseinit train --out out/lenet5-dctps-1e-3 --resume --model lenet5 --dataset mnist --density 1e-3 \
 		--offset dct --budget epl --optimizer adam --lr 1e-2 --schedule cosine --epochs 1
+	$(BIN)/sparseinit evaluate out/lenet5-dctps-1e-3
 	@echo "demo figures: out/maps.png and out/propagation.png; a DCTpS LeNet-5 (0.1% trainable weights): out/lenet5-dctps-1e-3"
 
 test: $(STAMP)

@@ -176,7 +176,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     if args.json:
         print(json.dumps(out, indent=2))
         return
-    print(f"{args.run}: {out['split']} ({out['examples']} examples, weights after {out['epochs_trained']} epochs): "
+    epochs = out["epochs_trained"]
+    print(f"{args.run}: {out['split']} ({out['examples']} examples, weights after {epochs} "
+          f"epoch{'' if epochs == 1 else 's'}): "
           f"accuracy {out['accuracy']:.2f}%, loss {out['loss']:.4f}, sparsity {out['sparsity']:.3f}")
     if args.accelerate:
         print(f"accelerated ({out['accelerated_layers']} layers skip zeros): accuracy "
