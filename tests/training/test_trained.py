@@ -94,6 +94,13 @@ def test_bad_folders_get_one_line_errors(tmp_path, crelu_run):
     (tmp_path / "started" / "config.json").write_text(json.dumps(config))
     with pytest.raises(ValueError, match=r"no checkpoint\.pt yet"):
         load_run(tmp_path / "started")
+    (tmp_path / "other").mkdir()  # a checkpoint of another network under this config
+    (tmp_path / "other" / "config.json").write_text(json.dumps(config))
+    state = torch.load(crelu_run[0] / "checkpoint.pt", weights_only=False)
+    state["model"] = {k: v[:1] for k, v in state["model"].items()}
+    torch.save(state, tmp_path / "other" / "checkpoint.pt")
+    with pytest.raises(ValueError, match=r"does not fit the network built for its config \(Error"):
+        load_run(tmp_path / "other")
     with pytest.raises(ValueError, match="split must be one of train, val, test"):
         evaluate_run(crelu_run[0], split="validation")
     with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):

@@ -118,6 +118,11 @@ def _load(folder: str | Path, device: str) -> tuple[TrainedRun, RunData]:
     # rebuilding seeds torch: the caller's random stream is left as it was
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
         model = initial_model(config, data, opening.get("init_redraws") or 0, dev)
-    model.load_state_dict(checkpoint["model"])
+    try:
+        model.load_state_dict(checkpoint["model"])
+    except RuntimeError as err:  # e.g. a checkpoint written by a version that built this config differently
+        first = str(err).strip().splitlines()[0]
+        raise ValueError(f"{folder / run_dir.CHECKPOINT} does not fit the network built for its config ({first})") \
+            from None
     model.eval()
     return TrainedRun(model, config, checkpoint["epoch"], run_dir.read_summary(folder)), data
