@@ -10,19 +10,22 @@ fraction of the hidden activations is reported next to the target s.
     .venv/bin/python benchmarks/sparse_inference.py --json results/speed/activations.json \\
         --markdown results/speed/activations.md --plot results/speed/activations.png
 
-``--break-even`` instead times one layer (width × width), kernel forced against torch's dense product, over a
-grid of batch sizes and input zero fractions — the measurement behind acceleration.LINEAR_BREAK_EVEN /
-CONV_BREAK_EVEN (``--conv`` for a 3×3 convolution of --channels channels on 28×28 maps).
+``--break-even-model`` instead times the hidden layers of a DeepMLP(--depth, width) for each of --widths, kernel
+forced against torch's dense product, over a grid of batch sizes and zero fractions (--repeat times), and prints
+acceleration.LINEAR_BREAK_EVEN derived from it; ``--derive JSON ...`` prints that table from saved measurements.
+``--break-even`` times one layer alone in a loop (each of --widths, or ``--conv``: a 3×3 convolution of --channels
+channels on 28×28 maps, the measurement behind acceleration.CONV_BREAK_EVEN); alone, small linear layers look
+faster dense than they are inside a network (results/speed/README.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -32,6 +35,7 @@ from torch import nn
 from sparseinit.acceleration import (
     SparseInputConv2d,
     SparseInputLinear,
+    _interleaved,
     activation_targets,
     activations_table,
     benchmark_activations,
@@ -41,57 +45,103 @@ from sparseinit.acceleration import (
 
 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
 
+def _break_even_layers(args):
+    """(label, dense module, forced-kernel module, input shape for a batch, torch-CSR product or None) per layer."""
+    if args.conv:
+        conv = nn.Conv2d(args.channels, args.channels, 3, padding=1)
+        yield (f"conv3x3 {args.channels}ch 28x28", conv, SparseInputConv2d(conv, mode="sparse"),
+               lambda b: (b, args.channels, 28, 28), None)
+        return
+    for width in args.widths:
+        lin = nn.Linear(width, width)
+        wt, bias = lin.weight.detach().t().contiguous(), lin.bias.detach()
+        torch_csr = (lambda x, wt=wt, bias=bias: torch.addmm(bias, x.to_sparse_csr(), wt)) if args.torch_csr else None
+        yield (f"linear {width}x{width}", lin, SparseInputLinear(lin, mode="sparse"),
+               lambda b, width=width: (b, width), torch_csr)
+
+
 def break_even(args) -> list[dict]:
-    """One layer, kernel forced vs dense torch, over batch × zero fraction."""
+    """One layer per width (or one convolution), kernel forced vs dense torch, over batch × zero fraction."""
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     rows = []
-    if args.conv:
-        conv = nn.Conv2d(args.channels, args.channels, 3, padding=1)
-        dense, sparse = conv, SparseInputConv2d(conv, mode="sparse")
-        shape = lambda b: (b, args.channels, 28, 28)  # noqa: E731
-        label = f"conv3x3 {args.channels}ch 28x28"
-    else:
-        lin = nn.Linear(args.widths[0], args.widths[0])
-        dense, sparse = lin, SparseInputLinear(lin, mode="sparse")
-        wt, bias = lin.weight.detach().t().contiguous(), lin.bias.detach()
-        torch_csr = lambda x: torch.addmm(bias, x.to_sparse_csr(), wt)  # noqa: E731  torch's own sparse format
-        shape = lambda b: (b, args.widths[0])  # noqa: E731
-        label = f"linear {args.widths[0]}x{args.widths[0]}"
-    print(f"{label}: speed-up of the forced kernel over dense torch" +
-          (" (in brackets: torch's CSR sparse x dense)" if args.torch_csr and not args.conv else ""))
-    print(f"{'batch':>6} " + " ".join(f"s={s:<5}" for s in args.sparsities))
-    with torch.inference_mode():
+    for repeat, (label, dense, sparse, shape, torch_csr) in itertools.product(range(args.repeat),
+                                                                              list(_break_even_layers(args))):
+        print(f"{label}: speed-up of the forced kernel over dense torch" +
+              (" (in brackets: torch's CSR sparse x dense)" if torch_csr else ""))
+        print(f"{'batch':>6} " + " ".join(f"s={s:<5}" for s in args.sparsities))
         for batch in args.batches:
             line = []
             for s in args.sparsities:
                 x = torch.randn(*shape(batch))
                 x[torch.rand_like(x) < s] = 0.0
                 fns = {"dense": dense, "sparse": sparse}
-                if not args.conv and args.torch_csr:
+                if torch_csr is not None:
                     fns["torch_csr"] = torch_csr
-                times = {name: [] for name in fns}
-                for _ in range(args.warmup):
-                    for fn in fns.values():
-                        fn(x)
-                names = list(fns)
-                for rep in range(args.reps):
-                    for name in names[rep % len(names):] + names[:rep % len(names)]:
-                        t0 = time.perf_counter()
-                        fns[name](x)
-                        times[name].append(time.perf_counter() - t0)
-                med = {name: statistics.median(t) for name, t in times.items()}
-                row = {"layer": label, "batch": batch, "sparsity": s, "dense_ms": 1e3 * med["dense"],
-                       "sparse_ms": 1e3 * med["sparse"], "speedup": med["dense"] / med["sparse"]}
+                ms = _interleaved(fns, x, args.reps, args.warmup)
+                row = {"layer": label, "repeat": repeat, "batch": batch, "sparsity": s, "dense_ms": ms["dense"],
+                       "sparse_ms": ms["sparse"], "speedup": ms["dense"] / ms["sparse"]}
                 cell = f"{row['speedup']:7.2f}"
-                if "torch_csr" in med:
-                    row["torch_csr_ms"] = 1e3 * med["torch_csr"]
-                    row["torch_csr_speedup"] = med["dense"] / med["torch_csr"]
+                if "torch_csr" in ms:
+                    row["torch_csr_ms"] = ms["torch_csr"]
+                    row["torch_csr_speedup"] = ms["dense"] / ms["torch_csr"]
                     cell += f" (csr {row['torch_csr_speedup']:.2f})"
                 rows.append(row)
                 line.append(cell)
             print(f"{batch:>6} " + " ".join(line), flush=True)
     return rows
+
+
+def break_even_model(args) -> list[dict]:
+    """The linear break-even where it is used: the hidden layers of a DeepMLP(--depth, width) at its crelu EoC point
+    for each target zero fraction, dense torch against accelerate(mode="sparse") (the kernel forced on every
+    layer), fed the model's real hidden activations. Unlike one layer timed in a loop (--break-even), the weights
+    and torch's thread pool are as cold or warm as between the layers of a network; small layers at batch 1 differ
+    most (a 300² nn.Linear alone in a loop: 8 µs, the kernel 9 µs; between activations the kernel wins)."""
+    from sparseinit import accelerate, edge_of_chaos
+    from sparseinit.acceleration import _zero_fractions
+    from sparseinit.models import DeepMLP
+
+    torch.set_num_threads(args.threads)
+    rows = []
+    for repeat, width, s in itertools.product(range(args.repeat), args.widths, args.sparsities):
+        torch.manual_seed(args.seed)
+        dense = DeepMLP(args.depth, width, edge_of_chaos("crelu", s), in_features=width).eval().requires_grad_(False)
+        fns = {"dense": dense.layers[3:], "sparse": accelerate(dense, mode="sparse").layers[3:]}
+        for batch in args.batches:
+            x = torch.randn(batch, width, generator=torch.Generator().manual_seed(args.seed + batch))
+            with torch.inference_mode():
+                hidden_in = dense.layers[:3](x)
+            ms = _interleaved(fns, hidden_in, args.reps, args.warmup)
+            rows.append({"layer": f"linear {width}x{width}", "repeat": repeat, "batch": batch, "sparsity": s,
+                         "measured_sparsity": float(statistics.fmean(_zero_fractions(dense, x)[1:])),
+                         "depth": args.depth, "dense_ms": ms["dense"], "sparse_ms": ms["sparse"],
+                         "speedup": ms["dense"] / ms["sparse"]})
+        print(f"repeat {repeat} width {width} s={s}: " + " ".join(
+            f"b{r['batch']} {r['speedup']:.2f}" for r in rows[-len(args.batches):]), flush=True)
+    return rows
+
+
+def derived_table(rows: list[dict], gain: float = 1.25) -> tuple:
+    """acceleration.LINEAR_BREAK_EVEN from measured rows: per layer size (in·out, ascending) and batch rows, the
+    smallest measured zero fraction from which the kernel is at least ``gain`` × as fast as dense (median over
+    --repeat runs) at every measured zero fraction above it; 1.0 (never sparse) where no such point exists. The
+    kernel then runs above that zero fraction (acceleration._SparseInput.threshold)."""
+    table = []
+    for label in dict.fromkeys(r["layer"] for r in rows):
+        width = int(label.split()[1].split("x")[0])
+        by_batch = []
+        for batch in sorted({r["batch"] for r in rows if r["layer"] == label}):
+            cells = sorted((sp, statistics.median(r["speedup"] for r in rows if (r["layer"], r["batch"], r["sparsity"])
+                                                  == (label, batch, sp)))
+                           for sp in {r["sparsity"] for r in rows if (r["layer"], r["batch"]) == (label, batch)})
+            threshold = 1.0
+            for s, _ in reversed(cells):
+                if all(speedup >= gain for t, speedup in cells if t >= s):
+                    threshold = s
+            by_batch.append((batch, threshold))
+        table.append((width * width, tuple(by_batch)))
+    return tuple(table)
 
 
 def main() -> None:
@@ -107,6 +157,10 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--break-even", action="store_true",
                    help="time one layer, forced kernel vs dense, over --batches x --sparsities")
+    p.add_argument("--break-even-model", action="store_true",
+                   help="the linear break-even inside a DeepMLP of --depth layers (what LINEAR_BREAK_EVEN is from)")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="with --break-even: measure the whole grid this many times (the derived table uses medians)")
     p.add_argument("--conv", action="store_true", help="with --break-even: a 3x3 convolution instead")
     p.add_argument("--torch-csr", action="store_true",
                    help="with --break-even (linear): also time torch.addmm(b, x.to_sparse_csr(), Wt)")
@@ -115,7 +169,16 @@ def main() -> None:
     p.add_argument("--markdown", type=Path, help="write a markdown table to this path")
     p.add_argument("--plot", type=Path, help="write the speed-up-vs-sparsity figure (PNG) to this path")
     p.add_argument("--overwrite", action="store_true", help="allow the output files to replace existing ones")
+    p.add_argument("--gain", type=float, default=1.25,
+                   help="the speed-up over dense the kernel must reach for the derived table (default 1.25: a "
+                        "margin for run-to-run drift and for chains that mix dense and kernel calls)")
+    p.add_argument("--derive", type=Path, nargs="+", metavar="JSON",
+                   help="print LINEAR_BREAK_EVEN derived from these break-even JSON files (measures nothing)")
     args = p.parse_args()
+    if args.derive:
+        rows = [r for path in args.derive for r in json.loads(path.read_text())["results"]]
+        print(derived_table(rows, args.gain))
+        return
     for path in (args.json, args.markdown, args.plot):
         if path and path.exists() and not args.overwrite:
             p.error(f"{path} exists; pass --overwrite to replace it")
@@ -125,8 +188,10 @@ def main() -> None:
     meta = run_environment("python benchmarks/sparse_inference.py " + " ".join(sys.argv[1:]), args.threads,
                            args.reps)
     config = {k: v for k, v in vars(args).items() if k not in ("json", "markdown", "plot", "overwrite")}
-    if args.break_even:
-        rows = break_even(args)
+    if args.break_even or args.break_even_model:
+        rows = break_even_model(args) if args.break_even_model else break_even(args)
+        if not args.conv:
+            print("derived LINEAR_BREAK_EVEN (acceleration.py):", derived_table(rows, args.gain))
         if args.json:
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps({"benchmark": "sparse_inference", "config": config, **meta,

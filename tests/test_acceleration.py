@@ -18,6 +18,7 @@ import sparseinit
 from sparseinit.acceleration import (
     SparseInputConv2d,
     SparseInputLinear,
+    _SerialForward,
     accelerate,
     acceleration_plan,
     plan_layers,
@@ -73,11 +74,16 @@ def test_every_activation_matches_dense(name, batch):
 @pytest.mark.parametrize("name,sparsity", [("crelu", 0.85), ("cst", 0.9), ("relu_tau", 0.85), ("st", 0.85)])
 def test_deep_mlp_at_the_edge_of_chaos_takes_the_sparse_path_automatically(name, sparsity):
     torch.manual_seed(2)
-    dense = DeepMLP(6, 256, sparseinit.edge_of_chaos(name, sparsity), in_features=64).eval()
-    fast = accelerate(dense)  # mode="auto": decided from each input's zero fraction
+    dense = DeepMLP(6, 2048, sparseinit.edge_of_chaos(name, sparsity), in_features=64).eval()
+    fast = accelerate(dense)  # mode="auto": decided from each input's zero fraction and the layer's size
+    hidden = [m for m in fast.modules() if isinstance(m, SparseInputLinear) and m.out_features == 2048]
+    readout = [m for m in fast.modules() if isinstance(m, SparseInputLinear) and m.out_features == 10]
+    assert len(hidden) == 5 and len(readout) == 1
     for batch in (1, 64):
         assert rel_error(fast, dense, torch.randn(batch, 64)) <= RTOL
-    assert calls(fast) == {"sparse": 2 * 6, "dense": 0}  # 5 hidden layers and the read-out read sparse inputs
+    assert all(m.calls == {"sparse": 2, "dense": 0} for m in hidden)  # 2048²: pays at both batches
+    # the 2048 x 10 read-out: a kernel call costs more than its whole dense product
+    assert readout[0].calls == {"sparse": 0, "dense": 2}
 
 
 def test_float64_and_extra_leading_dimensions():
@@ -118,10 +124,10 @@ def test_low_sparsity_falls_back_to_dense():
     for batch in (1, 7, 64):
         assert rel_error(fast, seq, torch.randn(batch, 64)) <= RTOL
     assert calls(fast) == {"sparse": 0, "dense": 3}
-    # and above the floor, batch 1 takes the kernel
-    sparse_seq = nn.Sequential(sparseinit.activation("st", 2.0), nn.Linear(64, 32))  # ~95% zeros
+    # and above the floor a call of 1 row takes the kernel (a 1024² layer's break-even there: 0.5)
+    sparse_seq = nn.Sequential(sparseinit.activation("st", 2.0), nn.Linear(1024, 1024))  # ~95% zeros
     high = accelerate(sparse_seq)
-    assert rel_error(high, sparse_seq, torch.randn(1, 64)) <= RTOL
+    assert rel_error(high, sparse_seq, torch.randn(1, 1024)) <= RTOL
     assert calls(high) == {"sparse": 1, "dense": 0}
 
 
@@ -164,7 +170,8 @@ def test_dense_fallback_at_many_rows_is_transposed_and_chains():
     torch.manual_seed(6)
     seq = nn.Sequential(nn.ReLU(), nn.Linear(64, 48), sparseinit.activation("st", 2.0), nn.Linear(48, 16))
     fast = accelerate(seq, min_sparsity=0.9)
-    x = torch.randn(TRANSPOSED_DENSE_MIN_ROWS + 8, 64)  # relu: ~50% zeros < 0.9 -> dense; st_2: ~95% -> sparse
+    fast[3].mode = "sparse"  # layers this small never pay in "auto" (LINEAR_BREAK_EVEN)
+    x = torch.randn(TRANSPOSED_DENSE_MIN_ROWS + 8, 64)  # relu: ~50% zeros < 0.9 -> dense
     assert rel_error(fast, seq, x) <= RTOL
     assert fast[1].calls == {"sparse": 0, "dense": 1} and fast[3].calls == {"sparse": 1, "dense": 0}
     with torch.inference_mode():
@@ -178,12 +185,12 @@ def test_dense_fallback_at_many_rows_is_transposed_and_chains():
 
 
 def test_min_sparsity_floor_and_threshold():
-    layer = SparseInputLinear(nn.Linear(8, 4), min_sparsity=0.5)
+    layer = SparseInputLinear(nn.Linear(1024, 1024), min_sparsity=0.5)
     assert layer.threshold(1) == 0.5
     assert layer.threshold(10**6) >= 0.5
-    strict = SparseInputLinear(nn.Linear(8, 4), min_sparsity=0.99)
-    x = torch.zeros(1, 8)
-    x[0, 0] = 1.0  # 87.5% zeros < 99%
+    strict = SparseInputLinear(nn.Linear(1024, 1024), min_sparsity=0.99)
+    x = torch.zeros(1, 1024)
+    x[0, :128] = 1.0  # 87.5% zeros < 99%
     with torch.inference_mode():
         strict(x)
     assert strict.calls == {"sparse": 0, "dense": 1}
@@ -191,6 +198,48 @@ def test_min_sparsity_floor_and_threshold():
         accelerate(nn.Sequential(nn.ReLU(), nn.Linear(3, 3)), min_sparsity=1.5)
     with pytest.raises(ValueError, match="mode"):
         accelerate(nn.Sequential(nn.ReLU(), nn.Linear(3, 3)), mode="fast")
+
+
+def test_break_even_follows_the_layer_size():
+    small, large = SparseInputLinear(nn.Linear(300, 300)), SparseInputLinear(nn.Linear(2048, 2048))
+    assert small.threshold(1) == 1.0 and large.threshold(1) == 0.5  # LINEAR_BREAK_EVEN at 300² and 2048²
+    assert small.threshold(64) > large.threshold(64)
+    x = torch.zeros(1, 300)
+    x[0, :10] = 1.0  # 97% zeros, yet a 300² layer at batch 1 stays dense
+    with torch.inference_mode():
+        assert torch.allclose(small(x), x @ small.weight_t + small.bias)
+    assert small.calls == {"sparse": 0, "dense": 1}
+
+
+def test_layers_that_never_pay_do_not_count_zeros(monkeypatch):
+    import sparseinit.acceleration as acc
+
+    def fail(x):
+        raise AssertionError("zeros counted")
+
+    monkeypatch.setattr(acc, "_zero_fraction", fail)
+    conv = SparseInputConv2d(nn.Conv2d(8, acc.CONV_MIN_CHANNELS - 1, 3, padding=1))  # below the channel floor
+    small = SparseInputLinear(nn.Linear(128, 128))  # up to 128²: break-even 1 at every batch size
+    floored = SparseInputLinear(nn.Linear(512, 512), min_sparsity=1.0)
+    counted = SparseInputLinear(nn.Linear(512, 512))  # batch 1: break-even 0.8
+    with torch.inference_mode():
+        conv(torch.relu(torch.randn(2, 8, 5, 5)))
+        for batch in (1, 8, 64):
+            small(torch.relu(torch.randn(batch, 128)))
+        floored(torch.relu(torch.randn(1, 512)))
+        with pytest.raises(AssertionError, match="zeros counted"):
+            counted(torch.relu(torch.randn(1, 512)))
+    assert conv.calls == {"sparse": 0, "dense": 1}
+
+
+def test_only_activations_feeding_a_layer_that_can_run_the_kernel_run_serially():
+    narrow = nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 32, 3, padding=1))
+    wide = nn.Sequential(nn.Conv2d(3, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1))
+    assert "forward" not in accelerate(narrow)[1].__dict__  # 32 channels: always dense in auto mode
+    assert isinstance(accelerate(narrow, mode="sparse")[1].__dict__["forward"], _SerialForward)
+    assert isinstance(accelerate(wide)[1].__dict__["forward"], _SerialForward)
+    assert "forward" not in accelerate(wide, mode="dense")[1].__dict__
+    assert "forward" not in accelerate(wide, min_sparsity=1.0)[1].__dict__
 
 
 def test_all_zero_rows_give_the_bias():
@@ -324,7 +373,7 @@ def test_feeding_activations_run_serially_and_restore_the_thread_count(monkeypat
     import io
 
     torch.manual_seed(7)
-    seq = nn.Sequential(nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 8))
+    seq = nn.Sequential(nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 1024))  # 256 x 1024: the kernel can pay
     fast = accelerate(seq)
     previous = torch.get_num_threads()
     set_threads = torch.set_num_threads

@@ -27,11 +27,12 @@ data flow is not visible from the module tree, are left dense. A model with noth
 :func:`accelerate` returns an equivalent (eval, no-grad) copy whose plan reports 0 accelerated layers.
 
 Per call, each accelerated layer decides from its input's measured zero fraction z whether the sparse kernel pays:
-sparse iff z > max(``min_sparsity``, break-even(batch)). ``min_sparsity`` = 0.5 by default, so at ≤ 50% zeros the
-layer always runs torch's dense product, in the form MKL runs fastest (nn.Linear's; see
+sparse iff z > max(``min_sparsity``, break-even(layer size, batch)). ``min_sparsity`` = 0.5 by default, so at ≤ 50%
+zeros the layer always runs torch's dense product, in the form MKL runs fastest (nn.Linear's; see
 :class:`SparseInputLinear`), so the only cost over dense is counting the zeros, O(B·in) against the product's
-O(B·in·out). The break-even sparsities are measured on our 2-core AMD EPYC (AVX2) with 2 threads (see
-:data:`LINEAR_BREAK_EVEN`, :data:`CONV_BREAK_EVEN`); pass ``min_sparsity`` to move the floor. The activation
+O(B·in·out); a layer whose break-even is 1 (the kernel never pays at that size and batch) does not count them. The
+break-even sparsities are measured on our 2-core AMD EPYC (AVX2) with 2 threads (see :data:`LINEAR_BREAK_EVEN`,
+:data:`CONV_BREAK_EVEN`); pass ``min_sparsity`` to move the floor. The activation
 modules feeding accelerated layers run large inputs on one thread (:func:`accelerate` says why).
 
 Measured on that machine (results/speed.md), 8 × 4096 DeepMLP, hidden layers, against dense torch: 6.2× at batch
@@ -81,11 +82,27 @@ __all__ = [
     "write_activations_results",
 ]
 
-# (largest batch rows, break-even zero fraction): the sparse kernel is used above it. Measured with
-# benchmarks/sparse_inference.py --break-even on 2 threads (results/speed/break_even_linear.json: the kernel wins
-# from < 30% zeros up to 32 rows, crosses over at ≈ 0.45 for 64 rows, ≈ 0.55 for 128, ≈ 0.6 for 256), with a
-# margin of ~0.1; rows beyond the last entry use the last value.
-LINEAR_BREAK_EVEN: tuple[tuple[int, float], ...] = ((32, 0.0), (64, 0.55), (128, 0.65), (2**62, 0.7))
+# Per layer size, the zero fraction above which the linear kernel runs: (in·out weights from which a row applies,
+# ((largest batch rows, break-even zero fraction), ...)); 1.0 = never. A layer takes the row of the largest size
+# not above its own (the smallest row below that), a call the first entry whose rows are >= its own (the last
+# beyond). Derived, not set by hand: `benchmarks/sparse_inference.py --break-even-model --repeat 2` on 2 threads
+# measures the hidden layers of 8-layer DeepMLPs of width 64-4096 at their crelu EoC points, the kernel forced
+# against dense torch, and `--derive` prints this table (results/speed/break_even_linear_model*.json): the smallest
+# measured zero fraction from which the kernel is >= 1.25x dense (median of the repeats) at every sparser point,
+# 1.0 where none; default OpenMP wait policy, as a user runs it. The margin covers run-to-run drift and chains that
+# mix paths (a dense MKL call leaves its workers spinning against the next kernel call: 4096², batch 64, 50 % zeros
+# measured 1.15-1.27x forced on every layer but 0.90x when half the layers ran dense). Up to 128² the kernel never
+# pays; up to ~300² only at 90-95 % zeros and a few batch sizes.
+LINEAR_BREAK_EVEN: tuple[tuple[int, tuple[tuple[int, float], ...]], ...] = (
+    (64**2, ((1, 1.0), (8, 1.0), (16, 1.0), (32, 1.0), (64, 1.0), (128, 1.0), (256, 1.0))),
+    (128**2, ((1, 1.0), (8, 1.0), (16, 1.0), (32, 1.0), (64, 1.0), (128, 1.0), (256, 1.0))),
+    (256**2, ((1, 1.0), (8, 1.0), (16, 1.0), (32, 1.0), (64, 1.0), (128, 1.0), (256, 0.95))),
+    (300**2, ((1, 1.0), (8, 1.0), (16, 0.9), (32, 1.0), (64, 1.0), (128, 1.0), (256, 0.95))),
+    (512**2, ((1, 0.8), (8, 1.0), (16, 0.95), (32, 0.95), (64, 0.9), (128, 0.9), (256, 0.9))),
+    (1024**2, ((1, 0.5), (8, 0.85), (16, 0.85), (32, 0.9), (64, 0.85), (128, 0.85), (256, 0.85))),
+    (2048**2, ((1, 0.5), (8, 0.7), (16, 0.7), (32, 0.7), (64, 0.7), (128, 0.7), (256, 0.7))),
+    (4096**2, ((1, 0.5), (8, 0.5), (16, 0.5), (32, 0.5), (64, 0.6), (128, 0.6), (256, 0.6))),
+)
 CONV_BREAK_EVEN: tuple[tuple[int, float], ...] = ((2**62, 0.8),)  # rows = batch · H · W
 # batch rows up to which the linear kernel splits the inputs among threads (above: CSR rows against Wᵀ panels)
 SPLIT_INPUTS_MAX_ROWS = 8
@@ -106,6 +123,15 @@ _TRANSPARENT = (nn.Flatten, nn.Unflatten, nn.Identity, nn.Dropout, nn.Dropout1d,
                 nn.AlphaDropout)
 _KERNEL_DTYPES = (torch.float32, torch.float64)
 MODES = ("auto", "sparse", "dense")
+
+
+def _linear_break_even(weights: int) -> tuple[tuple[int, float], ...]:
+    """The row of :data:`LINEAR_BREAK_EVEN` for a layer of ``weights`` = in·out weights."""
+    chosen = LINEAR_BREAK_EVEN[0][1]
+    for size, table in LINEAR_BREAK_EVEN:
+        if weights >= size:
+            chosen = table
+    return chosen
 
 
 def _break_even(table: tuple[tuple[int, float], ...], rows: int) -> float:
@@ -150,7 +176,7 @@ class _SparseInput(nn.Module):
     break-even measurements); "dense" always runs torch's dense product.
     """
 
-    _table: tuple[tuple[int, float], ...] = LINEAR_BREAK_EVEN
+    _table: tuple[tuple[int, float], ...] = ()  # (largest batch rows, break-even zero fraction)
 
     def __init__(self, min_sparsity: float, mode: str = "auto") -> None:
         super().__init__()
@@ -163,13 +189,25 @@ class _SparseInput(nn.Module):
         """The zero fraction above which a call with ``rows`` independent rows runs the sparse kernel."""
         return max(self.min_sparsity, _break_even(self._table, rows))
 
+    def may_use_kernel(self) -> bool:
+        """Whether any call can take the sparse kernel (False: ``mode="dense"``, or a break-even of 1 at every
+        batch size, e.g. a convolution below :data:`CONV_MIN_CHANNELS` channels in ``mode="auto"``)."""
+        if self.mode != "auto":
+            return self.mode == "sparse"
+        return any(self.threshold(rows) < 1.0 for rows, _ in self._table)
+
     def _use_sparse(self, x: torch.Tensor, rows: int) -> bool:
         """Decide the path; leaves the measured zero fraction in ``self._seen_zeros`` (0 when not measured)."""
         use = x.dtype in _KERNEL_DTYPES and x.device.type == "cpu" and rows > 0 and self.mode != "dense"
         self._seen_zeros = 0.0
         if use and self.mode == "auto":
-            self._seen_zeros = _zero_fraction(x)
-            use = self._seen_zeros > self.threshold(rows)
+            threshold = self.threshold(rows)
+            # a layer that never pays (threshold 1) does not count its zeros: that count alone cost small layers
+            # 10-15 % over dense (trained CNNs, results/speed/README.md)
+            use = threshold < 1.0
+            if use:
+                self._seen_zeros = _zero_fraction(x)
+                use = self._seen_zeros > threshold
         self.calls["sparse" if use else "dense"] += 1
         return use
 
@@ -195,6 +233,7 @@ class SparseInputLinear(_SparseInput):
     def __init__(self, linear: nn.Linear, min_sparsity: float = 0.5, mode: str = "auto") -> None:
         super().__init__(min_sparsity, mode)
         self.in_features, self.out_features = linear.in_features, linear.out_features
+        self._table = _linear_break_even(self.in_features * self.out_features)
         weight = linear.weight.detach()
         self.has_bias = linear.bias is not None
         # allocated by numpy, which asks the kernel for transparent huge pages on large arrays (fewer TLB misses
@@ -437,7 +476,8 @@ def accelerate(model: nn.Module, *, min_sparsity: float = 0.5, mode: str = "auto
     fraction (default 0.5: at ≤ 50% zeros the dense path is always taken). ``mode`` = "auto" (default) decides per
     call; "sparse" / "dense" force one path on every accelerated layer (tests, break-even measurements).
 
-    The sparsifying activation modules that feed accelerated layers get a ``forward`` (:class:`_SerialForward`)
+    The sparsifying activation modules that feed accelerated layers that can run the kernel
+    (:meth:`~_SparseInput.may_use_kernel`) get a ``forward`` (:class:`_SerialForward`)
     that runs them on one thread when their input is large enough for torch to parallelise (≥ 32768 elements,
     e.g. a batch-64 hidden layer at width 4096). Why: after each parallel region torch's OpenMP workers (libgomp,
     default wait policy) busy-wait for ~5–10 ms before sleeping; the kernels' own threads then share a core with a
@@ -451,11 +491,17 @@ def accelerate(model: nn.Module, *, min_sparsity: float = 0.5, mode: str = "auto
     plans = []
     for container, child_name, name, kind, reason, feeder in _plan(fast):
         child = getattr(container, child_name, None) if container is not None else None
+        layer = None
         if reason is None and isinstance(child, nn.Linear):
-            setattr(container, child_name, SparseInputLinear(child, min_sparsity, mode))
+            layer = SparseInputLinear(child, min_sparsity, mode)
         elif reason is None and isinstance(child, nn.Conv2d):
-            setattr(container, child_name, SparseInputConv2d(child, min_sparsity, mode))
-        if reason is None and feeder is not None and not isinstance(feeder.__dict__.get("forward"), _SerialForward):
+            layer = SparseInputConv2d(child, min_sparsity, mode)
+        if layer is not None:
+            setattr(container, child_name, layer)
+        # only where the kernel can run: a serial activation in front of a layer that always runs dense is a loss
+        # (measured: trained 32-channel CNNs at batch 64, 0.70x dense with it)
+        if (layer is not None and layer.may_use_kernel() and feeder is not None
+                and not isinstance(feeder.__dict__.get("forward"), _SerialForward)):
             feeder.forward = _SerialForward(feeder)
         plans.append(LayerPlan(name, kind, reason is None, reason or "follows a sparsifying activation"))
     fast._sparseinit_plan = tuple(plans)
