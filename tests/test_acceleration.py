@@ -211,6 +211,23 @@ def test_break_even_follows_the_layer_size():
     assert small.calls == {"sparse": 0, "dense": 1}
 
 
+def test_batch1_break_even_drops_when_the_weights_overflow_the_cache(monkeypatch):
+    import sparseinit.acceleration as acc
+
+    model = DeepMLP(4, 300, sparseinit.edge_of_chaos("crelu", 0.85), in_features=300).eval()
+    accelerated_bytes = (3 * 300 * 300 + 300 * 10) * 4  # the three 300² layers after an activation and the read-out
+    for cache, want in ((accelerated_bytes, 1.0), (accelerated_bytes - 1, acc.OVERFLOW_BREAK_EVEN)):
+        monkeypatch.setattr(acc, "LAST_LEVEL_CACHE_BYTES", cache)
+        fast = accelerate(model)
+        layers = [m for m in fast.modules() if isinstance(m, SparseInputLinear)]
+        assert [m.threshold(1) for m in layers] == [want] * 3 + [1.0]  # the small read-out keeps its own
+        assert [m.threshold(64) for m in layers[:3]] == [SparseInputLinear(nn.Linear(300, 300)).threshold(64)] * 3
+        x = torch.randn(1, 300)
+        assert rel_error(fast, model, x) <= RTOL
+        assert layers[1].calls["sparse"] == (want < 1.0)  # ~85 % zeros: the kernel only once the weights overflow
+    assert acc.LAST_LEVEL_CACHE_BYTES > 0
+
+
 def test_layers_that_never_pay_do_not_count_zeros(monkeypatch):
     import sparseinit.acceleration as acc
 

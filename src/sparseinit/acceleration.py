@@ -30,13 +30,15 @@ Per call, each accelerated layer decides from its input's measured zero fraction
 sparse iff z > max(``min_sparsity``, break-even(layer size, batch)). ``min_sparsity`` = 0.5 by default, so at ≤ 50%
 zeros the layer always runs torch's dense product, in the form MKL runs fastest (nn.Linear's; see
 :class:`SparseInputLinear`), so the only cost over dense is counting the zeros, O(B·in) against the product's
-O(B·in·out); a layer whose break-even is 1 (the kernel never pays at that size and batch) does not count them. The
-break-even sparsities are measured on our 2-core AMD EPYC (AVX2) with 2 threads (see :data:`LINEAR_BREAK_EVEN`,
-:data:`CONV_BREAK_EVEN`); pass ``min_sparsity`` to move the floor. The activation
+O(B·in·out); a layer whose break-even is 1 (the kernel never pays at that size and batch) does not count them. At
+batch 1 the break-even also depends on the whole model: once its accelerated weights overflow the last-level cache,
+layers of ≥ 300² run the kernel from 50 % zeros (:data:`OVERFLOW_BREAK_EVEN`). The break-even sparsities are
+measured on our 2-core AMD EPYC (AVX2) with 2 threads (see :data:`LINEAR_BREAK_EVEN`, :data:`CONV_BREAK_EVEN`);
+pass ``min_sparsity`` to move the floor. The activation
 modules feeding accelerated layers run large inputs on one thread (:func:`accelerate` says why).
 
-Measured on that machine (results/speed.md), 8 × 4096 DeepMLP, hidden layers, against dense torch: 6.2× at batch
-1 and 85% zeros (ideal 6.5×), 7.5× at 90% (ideal 9.6×), 3.1× at batch 64 and 90% (ideal 9.7×), 1.1–1.3× at 50%.
+Measured on that machine (results/speed.md), 8 × 4096 DeepMLP, hidden layers, against dense torch: 6.9× at batch
+1 and 85% zeros (ideal 6.5×), 9.4× at 90% (ideal 9.6×), 3.3× at batch 64 and 90% (ideal 9.7×), 0.95–1.5× at 50%.
 
 Outputs equal the dense model's to float rounding (the sum runs in another order): tests hold max relative
 error ≤ 1e-5 in float32. float32 and float64 run the kernels; other dtypes and devices run dense.
@@ -103,6 +105,29 @@ LINEAR_BREAK_EVEN: tuple[tuple[int, tuple[tuple[int, float], ...]], ...] = (
     (2048**2, ((1, 0.5), (8, 0.7), (16, 0.7), (32, 0.7), (64, 0.7), (128, 0.7), (256, 0.7))),
     (4096**2, ((1, 0.5), (8, 0.5), (16, 0.5), (32, 0.5), (64, 0.6), (128, 0.6), (256, 0.6))),
 )
+# At batch 1 a dense product streams every weight; once the weights of all accelerated layers of a model exceed the
+# last-level cache they come from memory on every call, and the kernel, which reads only the active rows, pays from
+# far smaller layers: 300², 100 layers (36 MB > 32 MiB L3), batch 1, forced kernel 1.26-1.80x dense from 50 % zeros,
+# against 0.82-0.95x with 20 layers (results/speed/break_even_linear_model_300_depth*.json). accelerate() then lowers
+# the batch-1 break-even of layers from OVERFLOW_MIN_WEIGHTS in·out to OVERFLOW_BREAK_EVEN.
+OVERFLOW_MIN_WEIGHTS = 300**2
+OVERFLOW_BREAK_EVEN = 0.5
+
+
+def _last_level_cache_bytes() -> int:
+    """The largest CPU cache (Linux sysfs); 32 MiB where it cannot be read."""
+    sizes = []
+    for entry in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*/size"):
+        text = entry.read_text().strip().upper()
+        scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
+        try:
+            sizes.append(int(text.rstrip("KMG")) * scale)
+        except ValueError:
+            continue
+    return max(sizes, default=32 << 20)
+
+
+LAST_LEVEL_CACHE_BYTES = _last_level_cache_bytes()
 CONV_BREAK_EVEN: tuple[tuple[int, float], ...] = ((2**62, 0.8),)  # rows = batch · H · W
 # batch rows up to which the linear kernel splits the inputs among threads (above: CSR rows against Wᵀ panels)
 SPLIT_INPUTS_MAX_ROWS = 8
@@ -504,8 +529,21 @@ def accelerate(model: nn.Module, *, min_sparsity: float = 0.5, mode: str = "auto
                 and not isinstance(feeder.__dict__.get("forward"), _SerialForward)):
             feeder.forward = _SerialForward(feeder)
         plans.append(LayerPlan(name, kind, reason is None, reason or "follows a sparsifying activation"))
+    _lower_batch1_break_even_on_overflow(fast)
     fast._sparseinit_plan = tuple(plans)
     return fast
+
+
+def _lower_batch1_break_even_on_overflow(model: nn.Module) -> None:
+    """Where the accelerated linear weights exceed :data:`LAST_LEVEL_CACHE_BYTES`, their layers of at least
+    :data:`OVERFLOW_MIN_WEIGHTS` weights run the kernel at batch 1 from :data:`OVERFLOW_BREAK_EVEN` zeros."""
+    layers = [m for m in model.modules() if isinstance(m, SparseInputLinear)]
+    if sum(m.weight_t.numel() * m.weight_t.element_size() for m in layers) <= LAST_LEVEL_CACHE_BYTES:
+        return
+    for m in layers:
+        if m.in_features * m.out_features >= OVERFLOW_MIN_WEIGHTS:
+            m._table = tuple((rows, min(value, OVERFLOW_BREAK_EVEN) if rows == 1 else value)
+                             for rows, value in m._table)
 
 
 def acceleration_plan(model: nn.Module) -> tuple[LayerPlan, ...]:
