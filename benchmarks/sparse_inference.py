@@ -127,21 +127,20 @@ def derived_table(rows: list[dict], gain: float = 1.25) -> tuple:
     smallest measured zero fraction from which the kernel is at least ``gain`` × as fast as dense (median over
     --repeat runs) at every measured zero fraction above it; 1.0 (never sparse) where no such point exists. The
     kernel then runs above that zero fraction (acceleration._SparseInput.threshold)."""
-    table = []
-    for label in dict.fromkeys(r["layer"] for r in rows):
-        width = int(label.split()[1].split("x")[0])
-        by_batch = []
-        for batch in sorted({r["batch"] for r in rows if r["layer"] == label}):
-            cells = sorted((sp, statistics.median(r["speedup"] for r in rows if (r["layer"], r["batch"], r["sparsity"])
-                                                  == (label, batch, sp)))
-                           for sp in {r["sparsity"] for r in rows if (r["layer"], r["batch"]) == (label, batch)})
-            threshold = 1.0
-            for s, _ in reversed(cells):
-                if all(speedup >= gain for t, speedup in cells if t >= s):
-                    threshold = s
-            by_batch.append((batch, threshold))
-        table.append((width * width, tuple(by_batch)))
-    return tuple(table)
+    speedups: dict[tuple[int, int], dict[float, list[float]]] = {}
+    for r in rows:  # (weights, batch) -> zero fraction -> speed-ups over the repeats
+        width = int(r["layer"].split()[1].split("x")[0])
+        speedups.setdefault((width * width, r["batch"]), {}).setdefault(r["sparsity"], []).append(r["speedup"])
+    table: dict[int, list[tuple[int, float]]] = {}
+    for (weights, batch), by_sparsity in sorted(speedups.items()):
+        median = {sp: statistics.median(values) for sp, values in by_sparsity.items()}
+        threshold = 1.0
+        for sp in sorted(median, reverse=True):  # walk down while every sparser point still wins
+            if median[sp] < gain:
+                break
+            threshold = sp
+        table.setdefault(weights, []).append((batch, threshold))
+    return tuple((weights, tuple(entries)) for weights, entries in table.items())
 
 
 def main() -> None:

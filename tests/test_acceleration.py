@@ -429,3 +429,21 @@ def test_cached_weight_views_follow_dtype_changes_and_state_dicts():
     fast.double()
     assert rel_error(fast, other.double(), x.double()) <= 1e-12
     assert calls(fast) == {"sparse": 3, "dense": 0}
+
+
+def test_linear_break_even_is_derived_from_the_committed_measurements():
+    """LINEAR_BREAK_EVEN is not set by hand: it is what benchmarks/sparse_inference.py --derive prints for the
+    committed measurements in results/speed/."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    from sparseinit.acceleration import LINEAR_BREAK_EVEN
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("sparse_inference", root / "benchmarks" / "sparse_inference.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rows = [r for name in ("break_even_linear_model.json", "break_even_linear_model_4096.json")
+            for r in json.loads((root / "results" / "speed" / name).read_text())["results"]]
+    assert bench.derived_table(rows) == LINEAR_BREAK_EVEN
