@@ -133,3 +133,15 @@ def test_bench_activations_tiny(capsys, tmp_path):
     assert code == 2 and "refusing to overwrite" in err and err.count("\n") == 1
     code, _, err = run(capsys, "bench", "activations", "--depth", "1", "--widths", "8")
     assert code == 2 and "depth must be integers >= 2" in err
+
+
+def test_channels_is_the_cnn_spelling_of_width():
+    from sparseinit.cli import _config_from_args, build_parser
+
+    for flag in ("--channels", "--width"):
+        config = _config_from_args(build_parser().parse_args(["train", "--out", "o", "--model", "cnn", flag, "8"]))
+        assert config.model == "cnn" and config.width == 8
+    assert _config_from_args(build_parser().parse_args(["train", "--out", "o"])).width == 300
+    sub_help = subprocess.run([sys.executable, "-m", "sparseinit.cli", "train", "--help"], capture_output=True,
+                              text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert "--width WIDTH, --channels WIDTH" in sub_help.stdout

@@ -109,6 +109,10 @@ def _cmd_propagate(args: argparse.Namespace) -> None:
     print(f"wrote {path}")
 
 
+# Second spellings of config options, as the papers name them: a CNN's width is its number of channels.
+_ALIASES = {"width": ("--channels",)}
+
+
 def _add_config_options(p: argparse.ArgumentParser) -> None:
     """One option per TrainConfig field (default: the config's), so CLI, sweeps and Python share one schema."""
     import dataclasses
@@ -116,13 +120,13 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
     from .training.config import TrainConfig, field_type
 
     for f in dataclasses.fields(TrainConfig):
-        flag = "--" + f.name.replace("_", "-")
+        flags = ("--" + f.name.replace("_", "-"), *_ALIASES.get(f.name, ()))
         typ = field_type(f)
         helptext = f"{f.metadata['help']} (default {f.default})"
         if typ is bool:
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=helptext)
+            p.add_argument(*flags, action=argparse.BooleanOptionalAction, default=None, help=helptext)
         else:
-            p.add_argument(flag, type=typ, default=None, choices=f.metadata.get("choices"), help=helptext,
+            p.add_argument(*flags, dest=f.name, type=typ, default=None, choices=f.metadata.get("choices"), help=helptext,
                            metavar=None if "choices" in f.metadata else f.name.upper())
 
 
