@@ -126,8 +126,8 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
         if typ is bool:
             p.add_argument(*flags, action=argparse.BooleanOptionalAction, default=None, help=helptext)
         else:
-            p.add_argument(*flags, dest=f.name, type=typ, default=None, choices=f.metadata.get("choices"), help=helptext,
-                           metavar=None if "choices" in f.metadata else f.name.upper())
+            p.add_argument(*flags, dest=f.name, type=typ, default=None, choices=f.metadata.get("choices"),
+                           help=helptext, metavar=None if "choices" in f.metadata else f.name.upper())
 
 
 def _config_from_args(args: argparse.Namespace):
@@ -165,7 +165,8 @@ def _cmd_sweep(args: argparse.Namespace) -> None:
 def _cmd_report(args: argparse.Namespace) -> None:
     from .training.report import report
 
-    paths = report(args.folder, also=args.also, baseline=args.baseline, within=args.within)
+    paths = report(args.folder, also=args.also, baseline=args.baseline, within=args.within,
+                   overwrite=args.overwrite)
     print(Path(paths["table"]).read_text(), end="")
     if "gaps" in paths:
         print(Path(paths["gaps"]).read_text(), end="")
@@ -380,6 +381,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "paired by seed, with the paired std and a Student-t 95%% interval")
     p.add_argument("--within", type=float, default=1.5, metavar="POINTS",
                    help="with --baseline: count the seeds whose gap is at least -POINTS (default 1.5, [A]'s target)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="write over files of the same names that an earlier report did not write (report.json "
+                        "lists what a report wrote; those are always replaced)")
     p.set_defaults(func=_cmd_report)
 
     _add_bench(sub)

@@ -210,3 +210,21 @@ def test_out_of_redraws_the_run_goes_on_closed_and_says_so(tmp_path, capsys):
     assert "redrawn 2 time(s)\n" in err.replace("\r", "")
     assert s["init_closed_layers"] == [3, 4, 5, 6]  # redraw 2's; every closed layer named, blocked up to the last
     assert "hidden layers 3, 4, 5, 6 of 6 have no unit" in err and "reaches layers 1-6," in err
+
+
+def test_options_that_do_not_fit_the_data_fail_before_training_and_leave_the_folder_free(tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(ValueError, match=r"warmup_steps must be at most the run's \d+ optimizer steps"):
+        train(out=out, warmup_steps=10**6, epochs=1, progress=False, **SMALL)
+    assert not out.exists()  # nothing trained, nothing kept: the corrected run may use the folder
+    with pytest.raises(ValueError, match=r"train_subset must be at most synthetic's \d+ training examples"):
+        train(out=out, train_subset=10**7, epochs=1, progress=False, **SMALL)
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="holds files but no sparseinit run"):
+        train(out=out, epochs=1, progress=False, **SMALL)
+    (out / "notes.txt").unlink()
+    with pytest.raises(ValueError, match="rigl_every must be at most"):
+        train(out=out, density=0.5, rigl=True, rigl_every=10**6, epochs=1, progress=False, **SMALL)
+    assert out.is_dir() and not any(out.iterdir())  # a folder the user made is emptied of what the run wrote only
+    assert train(out=out, epochs=1, progress=False, **SMALL)["status"] == "ok"

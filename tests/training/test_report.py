@@ -191,11 +191,47 @@ def test_report_writes_gaps_and_checks_before_writing(tmp_path):
     rows, varying = _pairs_fixture(tmp_path)
     with pytest.raises(ValueError, match="no gelu runs to pair with \\(activations here: crelu, cst, relu\\)"):
         report.report(tmp_path, baseline="gelu")
-    with pytest.raises(ValueError, match="within must be > 0 points, got 0"):
-        report.report(tmp_path, baseline="relu", within=0)
+    for bad in (0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match=r"within must be a number of points in \(0, inf\), got"):
+            report.report(tmp_path, baseline="relu", within=bad)
     assert not (tmp_path / "table.md").exists()
     paths = report.report(tmp_path, baseline="relu")
     text = paths["gaps"].read_text()
     assert text == report.gaps_markdown(report.paired_gaps(rows, "relu"), varying)
     assert "| crelu | 20 | 1 | 1 | 0.85 | 3 | 95.83 ± 0.31 | 97.07 ± 0.31 | -1.23 | 0.61 |" in text
     assert "gaps" not in report.report(tmp_path)
+
+
+def test_report_replaces_its_own_files_and_refuses_others(tmp_path):
+    _pairs_fixture(tmp_path)
+    (tmp_path / "table.md").write_text("my notes")
+    with pytest.raises(ValueError, match=r"table\.md exists and was not written by sparseinit report"):
+        report.report(tmp_path, baseline="relu")
+    assert (tmp_path / "table.md").read_text() == "my notes" and not (tmp_path / "gaps.md").exists()
+    first = report.report(tmp_path, baseline="relu", overwrite=True)
+    assert "gaps" in first and json.loads((tmp_path / "report.json").read_text())["baseline"] == "relu"
+    second = report.report(tmp_path)  # its own files are replaced, and the gaps.md it no longer writes goes
+    assert "gaps" not in second and not (tmp_path / "gaps.md").exists()
+    assert second["table"].read_text() == report.table_markdown(*report.aggregate(report.collect(tmp_path)))
+
+
+def test_varying_columns_come_from_every_run(tmp_path):
+    base = {"dataset": "fashion-mnist", "model": "cnn", "activation": "relu", "sparsity": 0.5, "seed": 0}
+    _fake_run(tmp_path / "a", base, 50.0)  # made before readout existed: no key, i.e. the pool
+    _fake_run(tmp_path / "b", {**base, "readout": "flatten"}, 60.0)
+    rows, varying = report.aggregate(report.collect(tmp_path))
+    assert varying == ["readout"] and len(rows) == 2
+
+
+def test_collect_names_the_bad_file(tmp_path):
+    _fake_run(tmp_path / "a", {"activation": "relu", "seed": 0}, 50.0)
+    (tmp_path / "a" / "metrics.jsonl").write_text('{"epoch": 1}\n{"epo')
+    with pytest.raises(ValueError, match=r"a/metrics\.jsonl line 2 is not valid JSON"):
+        report.collect(tmp_path)
+    (tmp_path / "a" / "metrics.jsonl").unlink()
+    (tmp_path / "a" / "summary.json").write_text("{}")
+    with pytest.raises(ValueError, match=r"a/summary\.json is not a sparseinit run file: it lacks 'status'"):
+        report.collect(tmp_path)
+    (tmp_path / "a" / "config.json").unlink()
+    with pytest.raises(ValueError, match=r"holds a summary\.json but no config\.json"):
+        report.collect(tmp_path)

@@ -39,3 +39,35 @@ def test_prepare_protects_existing_work(tmp_path):
     with pytest.raises(ValueError, match="holds files but no sparseinit run"):
         run_dir.prepare(tmp_path / "mine", c, resume=True)
     assert (tmp_path / "mine" / "notes.txt").read_text() == "precious"
+
+
+def test_prepare_and_reads_give_one_line_errors_naming_the_file(tmp_path):
+    c = TrainConfig(dataset="synthetic")
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(ValueError, match=r"cannot create output folder .*afile/run"):
+        run_dir.prepare(tmp_path / "afile" / "run", c, resume=False)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / run_dir.CONFIG).write_text("{}")
+    with pytest.raises(ValueError, match=r"empty/config.json is not a sparseinit run file: it lacks 'identity'"):
+        run_dir.prepare(tmp_path / "empty", c, resume=True)
+    (tmp_path / "empty" / run_dir.CONFIG).write_text("{oops")
+    with pytest.raises(ValueError, match=r"empty/config.json is not valid JSON \(Expecting property name"):
+        run_dir.prepare(tmp_path / "empty", c, resume=True)
+    (tmp_path / "empty" / run_dir.CHECKPOINT).write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match=r"checkpoint\.pt cannot be read as a checkpoint .*move it away"):
+        run_dir.load_checkpoint(tmp_path / "empty")
+    assert (tmp_path / "empty" / run_dir.CHECKPOINT).read_bytes() == b"not a checkpoint"
+
+
+def test_a_moved_data_set_resumes_and_is_recorded(tmp_path):
+    c = TrainConfig(dataset="synthetic", data_root=str(tmp_path / "old"))
+    assert run_dir.prepare(tmp_path / "run", c, resume=False) == "new"
+    moved = TrainConfig(dataset="synthetic", data_root=str(tmp_path / "new"))
+    assert moved.key() == c.key() == TrainConfig(dataset="synthetic").key()
+    assert run_dir.prepare(tmp_path / "run", moved, resume=True) == "resume"
+    saved = run_dir.read_json(tmp_path / "run" / run_dir.CONFIG)
+    assert saved["config"]["data_root"] == str(tmp_path / "new")
+    # a folder that holds only a sweep's record of a failed attempt takes the run
+    (tmp_path / "failed").mkdir()
+    (tmp_path / "failed" / run_dir.ERROR).write_text("Traceback ...")
+    assert run_dir.prepare(tmp_path / "failed", c, resume=True) == "new"

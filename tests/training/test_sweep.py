@@ -1,13 +1,16 @@
 """Sweeps: grid expansion with normalisation, typo'd keys, resumability; reports: the table's numbers."""
 
 import dataclasses
+import json
 import os
+import pickle
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from sparseinit.training import report, sweep
@@ -82,6 +85,10 @@ def test_variants_cross_the_grid_inside_it(tmp_path):
     ('[grid]\nlr = [0.2]\n[[variant]]\nlr = 0.1\n', "'lr' is in both \\[grid\\] and a \\[\\[variant\\]\\]"),
     ('[[variant]]\nlearning_rate = 0.1\n', "unknown key 'learning_rate'"),
     ('variant = 3\n', "variants must be"),
+    ('base = 3\n', r"s.toml: base must be a \[base\] table of options, got 3"),
+    ('grid = [1]\n', r"s.toml: grid must be a \[grid\] table"),
+    ('', "s.toml: no runs: give options in"),
+    ('[grid]\nlr = [0.1, nan]\n', r"s.toml: lr must be in \(0.0, inf\), got nan"),
 ])
 def test_bad_sweep_files(tmp_path, text, match):
     with pytest.raises(ValueError, match=match):
@@ -119,6 +126,31 @@ def test_a_failed_run_is_recorded_and_the_sweep_goes_on(tmp_path):
     assert result["status"] == "failed" and "cifar10 needs root=DIR" in result["error"]
     (error,) = (tmp_path / "out").glob("*/error.txt")
     assert "DataError" in error.read_text()
+
+    # the data given later (data_root is where the data lies, not what the run computes): the same folder takes
+    # the run, and the failure it recorded goes once the run succeeds
+    root = tmp_path / "data"
+    (root / "cifar-10-batches-py").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        batch = {b"data": rng.integers(0, 256, (4, 3072), dtype=np.uint8), b"labels": list(rng.integers(0, 10, 4))}
+        (root / "cifar-10-batches-py" / name).write_bytes(pickle.dumps(batch))
+    (config,) = sweep.load_grid(spec)
+    done = sweep._one(dataclasses.replace(config, data_root=str(root)), str(error.parent), 1)
+    assert done["status"] == "ok" and not error.exists()
+    saved = json.loads((error.parent / "config.json").read_text())
+    assert saved["config"]["data_root"] == str(root) and saved["identity"]["data_root"] is None
+    assert sweep.run_name(config) == error.parent.name  # the folder keeps its name
+
+
+def test_sweep_file_and_out_errors_are_one_line(tmp_path):
+    spec = write(tmp_path, '[base]\ndataset = "synthetic"\n')
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(ValueError, match=r"--out .*afile is a file"):
+        sweep.sweep(spec, tmp_path / "afile", progress=False)
+    with pytest.raises(ValueError, match="cannot read sweep file"):
+        sweep.load_grid(tmp_path)
+    assert (tmp_path / "afile").read_text() == "x"
 
 
 def _state(pid: int) -> tuple[str, int] | None:

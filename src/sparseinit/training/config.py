@@ -147,6 +147,9 @@ class TrainConfig:
         """The options that define the run's numbers (not where it runs)."""
         d = dataclasses.asdict(self.normalised())
         d.pop("device")
+        # where the data lies is not what the run computes (a moved data set still resumes); the key stays, as
+        # None, so that folders named after earlier identities keep their names
+        d["data_root"] = None
         for added_later, default in (("readout", "pool"), ("redraw_closed", 0)):
             if d[added_later] == default:
                 d.pop(added_later)  # runs from before the option keep their keys (and folders)

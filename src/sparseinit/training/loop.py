@@ -135,15 +135,30 @@ def train(config: TrainConfig | None = None, *, out: str | Path, resume: bool = 
     config = dataclasses.replace(config or TrainConfig(), **options) if options else (config or TrainConfig())
     config = config.normalised()  # what the run ignores is not recorded as if it mattered
     folder = Path(out)
+    created = not folder.exists()
     ctx = distributed.setup(config.device)
     try:
         state = run_dir.prepare(folder, config, resume) if ctx.main else None
         state = _broadcast(state, ctx)
         if state == "finished":
             return run_dir.read_summary(folder)
-        return _run(config, folder, ctx, progress and ctx.main)
+        try:
+            return _run(config, folder, ctx, progress and ctx.main)
+        except BaseException:
+            if ctx.main and state == "new" and not (folder / run_dir.CHECKPOINT).exists():
+                _unclaim(folder, created)
+            raise
     finally:
         distributed.teardown()
+
+
+def _unclaim(folder: Path, created: bool) -> None:
+    """Undo what a new run wrote before it failed without a checkpoint (bad data path, an option that does not
+    fit the data): the folder takes the corrected run instead of holding a config that nothing trained."""
+    for name in (run_dir.CONFIG, run_dir.METRICS):
+        (folder / name).unlink(missing_ok=True)
+    if created and folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
 
 
 def _broadcast(value: Any, ctx: distributed.Context) -> Any:
@@ -174,6 +189,9 @@ def load_run_data(config: TrainConfig, device: torch.device) -> RunData:
     val_set = datasets.load(config.dataset, "val", config.data_root)
     test_set = datasets.load(config.dataset, "test", config.data_root)
     x_train, y_train = train_set.x, train_set.y
+    if config.train_subset is not None and config.train_subset > len(y_train):
+        raise ValueError(f"train_subset must be at most {config.dataset}'s {len(y_train)} training examples, "
+                         f"got {config.train_subset}")
     if config.train_subset is not None:
         x_train, y_train = x_train[:config.train_subset], y_train[:config.train_subset]
     scale, dev = config.input_scale, device
@@ -224,6 +242,10 @@ def _run(config: TrainConfig, folder: Path, ctx: distributed.Context, show: bool
     meter = SparsityMeter(model, ctx.device)
     steps_per_epoch = math.ceil(len(y_train) / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
+    for name, every in (("warmup_steps", config.warmup_steps), ("rigl_every", config.rigl_every if config.rigl else 0)):
+        if every > total_steps:
+            raise ValueError(f"{name} must be at most the run's {total_steps} optimizer steps ({config.epochs} "
+                             f"epochs × {steps_per_epoch}), got {every}")
     history: list[dict] = []
     first_epoch, step, elapsed = 0, 0, 0.0
     if checkpoint is not None:

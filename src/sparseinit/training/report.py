@@ -3,7 +3,9 @@
 ``report(folder)`` reads every ``summary.json`` (and its ``config.json``) below ``folder``, groups runs that
 differ only in their seed, and writes ``table.md``, ``accuracy_vs_sparsity.png`` and ``curves.png`` into
 ``folder`` (derived files: regenerated, never the runs themselves), and ``accuracy_vs_depth.png`` where runs differ
-in depth. With a baseline activation it also writes ``gaps.md``: each row minus the baseline, paired by seed.
+in depth. ``report.json`` lists what a call wrote: the next call replaces those files and removes the ones it does
+not write again, and refuses to write over any other file of the same name unless told to overwrite. With a
+baseline activation it also writes ``gaps.md``: each row minus the baseline, paired by seed.
 Where runs have a trainable-weight density ([C]), it also writes ``density_table.md`` (method × density,
 [C] Table style, with stored bytes) and ``accuracy_vs_density.png``.
 """
@@ -34,14 +36,24 @@ def _canonical(identity: dict[str, Any]) -> dict[str, Any]:
 
 def collect(folder: str | Path) -> list[dict[str, Any]]:
     """Every finished run below ``folder``: its summary, identity (config minus device) and metrics history."""
+    from .run_dir import CONFIG, METRICS, read_json
+
     runs = []
     for summary_path in sorted(Path(folder).rglob("summary.json")):
         run = summary_path.parent
-        identity = _canonical(json.loads((run / "config.json").read_text())["identity"])
-        metrics = run / "metrics.jsonl"
-        history = [json.loads(line) for line in metrics.read_text().splitlines()] if metrics.exists() else []
-        runs.append({"summary": json.loads(summary_path.read_text()), "identity": identity, "history": history,
-                     "folder": str(run)})
+        if not (run / CONFIG).is_file():
+            raise ValueError(f"{run} holds a summary.json but no {CONFIG}: not a run folder sparseinit wrote "
+                             "(move it out of the reported folder)")
+        identity = _canonical(read_json(run / CONFIG, ("identity",))["identity"])
+        summary = read_json(summary_path, ("status", "test_accuracy", "train_sparsity", "test_sparsity"))
+        history = []
+        if (run / METRICS).exists():
+            for number, line in enumerate((run / METRICS).read_text().splitlines(), 1):
+                try:
+                    history.append(json.loads(line))
+                except json.JSONDecodeError as err:
+                    raise ValueError(f"{run / METRICS} line {number} is not valid JSON ({err.msg})") from None
+        runs.append({"summary": summary, "identity": identity, "history": history, "folder": str(run)})
     return runs
 
 
@@ -68,8 +80,8 @@ def aggregate(runs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[st
         seen[whole] = run.get("folder", "?")
         key = {k: v for k, v in run["identity"].items() if k != "seed"}
         groups[json.dumps(key, sort_keys=True)].append(run)
-    varying = sorted({k for k in runs[0]["identity"] if k != "seed"
-                      and len({json.dumps(r["identity"].get(k)) for r in runs}) > 1}) if runs else []
+    keys = set().union(*(r["identity"] for r in runs))  # older runs lack keys added later (readout, …)
+    varying = sorted(k for k in keys if k != "seed" and len({json.dumps(r["identity"].get(k)) for r in runs}) > 1)
     rows = []
     for key, members in groups.items():
         summaries = [m["summary"] for m in members]
@@ -263,8 +275,8 @@ def paired_gaps(rows: list[dict[str, Any]], baseline: str = "relu", within: floa
     """
     from scipy import stats
 
-    if within <= 0:
-        raise ValueError(f"within must be > 0 points, got {within}")
+    if not (isinstance(within, (int, float)) and 0 < within < math.inf):
+        raise ValueError(f"within must be a number of points in (0, inf), got {within}")
     bases: dict[str, list[dict]] = defaultdict(list)
     for row in rows:
         if row["identity"].get("activation") == baseline:
@@ -319,13 +331,33 @@ def gaps_markdown(gaps: list[dict[str, Any]], varying: list[str], baseline: str 
     return "\n".join(lines) + "\n"
 
 
+MANIFEST = "report.json"
+
+
+def _claim(folder: Path, names: Sequence[str], overwrite: bool) -> list[str]:
+    """Check that ``names`` may be written into ``folder``: each is absent, or was written by the last report
+    there (listed in report.json), or ``overwrite``. Returns the last report's files that this one leaves out."""
+    from .run_dir import read_json
+
+    manifest = folder / MANIFEST
+    earlier = read_json(manifest, ("files",))["files"] if manifest.exists() else []
+    if not overwrite:
+        for name in names:
+            if (folder / name).exists() and name not in earlier:
+                raise ValueError(f"{folder / name} exists and was not written by sparseinit report; move it away "
+                                 "or pass overwrite=True (--overwrite)")
+    return [name for name in earlier if name not in names]
+
+
 def report(folder: str | Path, also: Sequence[str | Path] = (), baseline: str | None = None,
-           within: float = 1.5) -> dict[str, Path]:
+           within: float = 1.5, overwrite: bool = False) -> dict[str, Path]:
     """Write table.md, accuracy_vs_sparsity.png and curves.png for the runs below ``folder`` (and ``also``).
 
     ``also``: more folders (sweeps or single runs) whose runs join the report; nothing is written into them.
     ``baseline``: an activation (e.g. ``relu``); adds gaps.md, every other row against it seed by seed
-    (:func:`paired_gaps`, counting seeds within ``within`` points).
+    (:func:`paired_gaps`, counting seeds within ``within`` points). The files of the previous report in
+    ``folder`` are replaced (and those it wrote that this one does not are removed, so no stale gaps.md is left);
+    any other file in the way is refused unless ``overwrite``.
     """
     import matplotlib.pyplot as plt
 
@@ -348,17 +380,22 @@ def report(folder: str | Path, also: Sequence[str | Path] = (), baseline: str | 
         raise ValueError(f"no finished runs (summary.json) below {folder}")
     rows, varying = aggregate(runs)
     gaps = paired_gaps(rows, baseline, within) if baseline is not None else None  # its errors before any write
-    paths = {"table": folder / "table.md", "accuracy": folder / "accuracy_vs_sparsity.png",
-             "curves": folder / "curves.png"}
+    names = {"table": "table.md", "accuracy": "accuracy_vs_sparsity.png", "curves": "curves.png"}
+    if gaps is not None:
+        names["gaps"] = "gaps.md"
+    if "depth" in varying:
+        names["accuracy_depth"] = "accuracy_vs_depth.png"
+    if _density_groups(rows):
+        names.update(density_table="density_table.md", accuracy_density="accuracy_vs_density.png")
+    stale = _claim(folder, list(names.values()), overwrite)
+    paths = {key: folder / name for key, name in names.items()}
     paths["table"].write_text(table_markdown(rows, varying))
     if gaps is not None:
-        paths["gaps"] = folder / "gaps.md"
         paths["gaps"].write_text(gaps_markdown(gaps, varying, baseline))
 
     others = [k for k in varying if k not in ("activation", "sparsity")]
     _plot_against(rows, "sparsity", varying, paths["accuracy"], "target activation sparsity")
     if "depth" in varying:
-        paths["accuracy_depth"] = folder / "accuracy_vs_depth.png"
         _plot_against(rows, "depth", varying, paths["accuracy_depth"], "depth (hidden layers)")
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -375,9 +412,13 @@ def report(folder: str | Path, also: Sequence[str | Path] = (), baseline: str | 
     if ax.lines:
         ax.legend(fontsize=6)
     save_figure(fig, paths["curves"])
-    if _density_groups(rows):
-        paths["density_table"] = folder / "density_table.md"
+    if "density_table" in paths:
         paths["density_table"].write_text(density_markdown(rows))
-        paths["accuracy_density"] = folder / "accuracy_vs_density.png"
         _plot_density(rows, paths["accuracy_density"])
+    for name in stale:
+        (folder / name).unlink(missing_ok=True)
+    from .run_dir import write_json
+
+    write_json(folder / MANIFEST, {"files": list(names.values()), "runs": len(runs),
+                                   "also": [str(a) for a in also], "baseline": baseline, "within": within})
     return paths

@@ -18,6 +18,7 @@ import torch
 from .config import TrainConfig
 
 CONFIG, METRICS, SUMMARY, CHECKPOINT = "config.json", "metrics.jsonl", "summary.json", "checkpoint.pt"
+ERROR = "error.txt"  # a sweep's record of an attempt that raised; the next attempt may start in the same folder
 
 
 def atomic_write(path: Path, write: Any) -> None:
@@ -52,12 +53,29 @@ def load_checkpoint(folder: Path) -> dict | None:
     path = folder / CHECKPOINT
     if not path.exists():
         return None
-    return torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # unpickling, truncated zip, wrong file: all say the file is not a checkpoint
+        first = (str(err).strip().splitlines() or [""])[0][:120]
+        raise ValueError(f"{path} cannot be read as a checkpoint ({type(err).__name__}: {first}); move it away "
+                         f"to start the run again from its first epoch") from None
+
+
+def read_json(path: Path, keys: tuple[str, ...] = ()) -> Any:
+    """``path``'s JSON, or a one-line ValueError naming the file (not JSON, or a mapping without ``keys``)."""
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON ({err.msg} at line {err.lineno}, column {err.colno})") from None
+    missing = [k for k in keys if not isinstance(data, dict) or k not in data]
+    if missing:
+        raise ValueError(f"{path} is not a sparseinit run file: it lacks {missing[0]!r}")
+    return data
 
 
 def read_summary(folder: Path) -> dict | None:
     path = folder / SUMMARY
-    return json.loads(path.read_text()) if path.exists() else None
+    return read_json(path) if path.exists() else None
 
 
 def prepare(folder: Path, config: TrainConfig, resume: bool) -> str:
@@ -67,12 +85,16 @@ def prepare(folder: Path, config: TrainConfig, resume: bool) -> str:
         raise ValueError(f"output folder {folder} is a file")
     saved = folder / CONFIG
     if not saved.exists():
-        if folder.exists() and any(p for p in folder.iterdir() if not p.name.startswith(".")):
+        if folder.exists() and any(p for p in folder.iterdir() if not p.name.startswith(".") and p.name != ERROR):
             raise ValueError(f"output folder {folder} holds files but no sparseinit run; choose another --out")
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise ValueError(f"cannot create output folder {folder}: {err.strerror}") from None
         write_json(saved, {"identity": config.identity(), "config": _public(config)})
         return "new"
-    old = json.loads(saved.read_text())["identity"]
+    recorded = read_json(saved, ("identity",))
+    old = {**recorded["identity"], **({"data_root": None} if "data_root" in recorded["identity"] else {})}
     new = config.identity()
     if old != new:
         diffs = [f"{k}: it has {old.get(k)!r}, this run {new.get(k)!r}" for k in sorted(set(old) | set(new))
@@ -83,6 +105,9 @@ def prepare(folder: Path, config: TrainConfig, resume: bool) -> str:
         state = "a finished" if finished else "an unfinished"
         raise ValueError(f"output folder {folder} already holds {state} run of this config; "
                          f"pass --resume to {'keep it' if finished else 'continue it'} or choose another --out")
+    if not finished and recorded.get("config") != _public(config):
+        # same run, new where-it-runs options (device, data_root): record them for load_run / evaluate
+        write_json(saved, {"identity": new, "config": _public(config)})
     return "finished" if finished else "resume"
 
 

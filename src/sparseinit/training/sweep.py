@@ -34,6 +34,7 @@ import sys
 import threading
 import time
 import traceback
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -58,12 +59,19 @@ def load_grid(path: str | Path) -> list[TrainConfig]:
         spec = tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise ValueError(f"sweep file {path} not found") from None
+    except OSError as err:
+        raise ValueError(f"cannot read sweep file {path}: {err.strerror}") from None
     except tomllib.TOMLDecodeError as err:
         raise ValueError(f"{where}: not valid TOML ({err})") from None
     unknown = sorted(set(spec) - set(SECTIONS))
     if unknown:
         raise ValueError(f"{where}: unknown section {unknown[0]!r}; use [base] and [grid]")
     base, grid, variants = spec.get("base", {}), spec.get("grid", {}), spec.get("variant", [{}])
+    for name, table in (("base", base), ("grid", grid)):
+        if not isinstance(table, dict):
+            raise ValueError(f"{where}: {name} must be a [{name}] table of options, got {table!r}")
+    if not base and not grid and variants == [{}]:
+        raise ValueError(f"{where}: no runs: give options in [base], lists in [grid] or [[variant]] tables")
     if not isinstance(variants, list) or not all(isinstance(v, dict) for v in variants) or not variants:
         raise ValueError(f"{where}: variants must be [[variant]] tables")
     for key, values in grid.items():
@@ -83,7 +91,10 @@ def load_grid(path: str | Path) -> list[TrainConfig]:
     for combo in itertools.product(*grid.values()):
         for variant in variants:
             options = {**base, **variant, **dict(zip(grid, combo, strict=True))}
-            config = TrainConfig.from_dict(options, where, drop_ignored=True).normalised()
+            try:
+                config = TrainConfig.from_dict(options, where, drop_ignored=True).normalised()
+            except ValueError as err:  # range checks do not know the file
+                raise ValueError(str(err) if str(err).startswith(where) else f"{where}: {err}") from None
             if config.key() not in seen:
                 seen.add(config.key())
                 configs.append(config)
@@ -130,10 +141,12 @@ def _one(config: TrainConfig, folder: str, threads: int) -> dict[str, Any]:
 
     torch.set_num_threads(threads)
     try:
-        return train(config, out=folder, resume=True, progress=False)
+        summary = train(config, out=folder, resume=True, progress=False)
+        (Path(folder) / run_dir.ERROR).unlink(missing_ok=True)  # an earlier attempt's failure, now past
+        return summary
     except Exception as err:  # a failed run is recorded, the sweep goes on
         Path(folder).mkdir(parents=True, exist_ok=True)
-        (Path(folder) / "error.txt").write_text(traceback.format_exc())
+        (Path(folder) / run_dir.ERROR).write_text(traceback.format_exc())
         return {"status": "failed", "error": f"{type(err).__name__}: {err}", "key": config.key()}
 
 
@@ -149,6 +162,8 @@ def sweep(config_path: str | Path, out: str | Path, *, workers: int = 1, threads
         raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
     configs = load_grid(config_path)
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file; give a folder for the sweep's runs")
     out.mkdir(parents=True, exist_ok=True)
     copy = out / "sweep.toml"
     if copy.exists() and copy.read_text() != Path(config_path).read_text():
@@ -177,7 +192,12 @@ def sweep(config_path: str | Path, out: str | Path, *, workers: int = 1, threads
             jobs = {pool.submit(_one, configs[i], folders[i], threads): i for i in todo}
             for job in futures.as_completed(jobs):
                 index = jobs[job]
-                results[index] = job.result()
+                try:
+                    results[index] = job.result()
+                except BrokenProcessPool:
+                    raise ValueError(f"a worker process died while running {Path(folders[index]).name} (out of "
+                                     "memory, or killed); finished runs are kept and the sweep resumes the "
+                                     "rest when run again") from None
                 _report_line(bar, folders[index], results[index])
     bar.close()
     return [results[i] for i in range(len(configs))]

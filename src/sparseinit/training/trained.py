@@ -14,7 +14,6 @@ passes' wall time (measured once, one after the other: a rough figure; ``benchma
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,10 +103,7 @@ def _load(folder: str | Path, device: str) -> tuple[TrainedRun, RunData]:
     if not saved.is_file():
         what = "does not exist" if not folder.exists() else f"holds no {run_dir.CONFIG}"
         raise ValueError(f"run folder {folder} {what}: pass a folder written by sparseinit train or sweep")
-    try:
-        config = TrainConfig.from_dict(json.loads(saved.read_text())["config"], where=str(saved))
-    except (KeyError, json.JSONDecodeError) as err:
-        raise ValueError(f"{saved} is not a sparseinit run config ({err})") from None
+    config = TrainConfig.from_dict(run_dir.read_json(saved, ("config",))["config"], where=str(saved))
     checkpoint = run_dir.load_checkpoint(folder)
     if checkpoint is None:
         raise ValueError(f"run folder {folder} has no {run_dir.CHECKPOINT} yet: a run writes one after each "
