@@ -105,8 +105,12 @@ def test_sweep_resumes_skips_and_reports(tmp_path):
     stamps = [p.stat().st_mtime_ns for p in finished]
     again = sweep.sweep(spec, out, progress=False)  # everything finished: nothing is rerun or rewritten
     assert [p.stat().st_mtime_ns for p in finished] == stamps and again == first
-    with pytest.raises(ValueError, match="holds a different sweep"):
+    with pytest.raises(ValueError, match=r"holds a different sweep .*: e\.g\. crelu-s0\.6-m1-q1-seed0-.* is new"):
         sweep.sweep(write(tmp_path, SWEEP, "other.toml"), out, progress=False)
+    # the same runs, asked for on another device and with a comment: the sweep carries on (nothing rerun)
+    moved = write(tmp_path, "# moved\n" + spec.read_text().replace("[base]", '[base]\ndevice = "auto"'), "moved.toml")
+    assert sweep.sweep(moved, out, progress=False) == first
+    assert (out / "sweep.toml").read_text() == spec.read_text()  # the first sweep file is kept as it was
 
     paths = report.report(out)
     table = paths["table"].read_text()

@@ -20,6 +20,8 @@ the grid above trains relu once per seed, not once per sparsity. Run r goes to `
 run is skipped, an unfinished one resumes from its checkpoint, and a run that raises is recorded as ``failed``
 (its message in ``error.txt``) while the sweep goes on. Worker processes exit when the sweep process dies (even by
 kill -9), so a killed sweep leaves no orphan still writing into a run folder that a restarted sweep resumes.
+``OUT/sweep.toml`` keeps the first sweep file; a later one may differ in text (comments, ``device``) but not in
+the runs it asks for.
 """
 
 from __future__ import annotations
@@ -167,8 +169,7 @@ def sweep(config_path: str | Path, out: str | Path, *, workers: int = 1, threads
     out.mkdir(parents=True, exist_ok=True)
     copy = out / "sweep.toml"
     if copy.exists() and copy.read_text() != Path(config_path).read_text():
-        raise ValueError(f"{out} holds a different sweep (its sweep.toml differs from {config_path}); "
-                         "choose another --out")
+        _check_same_runs(copy, configs, config_path)
     if not copy.exists():
         shutil.copyfile(config_path, copy)
     threads = threads or max(1, (os.cpu_count() or 1) // workers)
@@ -201,6 +202,20 @@ def sweep(config_path: str | Path, out: str | Path, *, workers: int = 1, threads
                 _report_line(bar, folders[index], results[index])
     bar.close()
     return [results[i] for i in range(len(configs))]
+
+
+def _check_same_runs(copy: Path, configs: list[TrainConfig], config_path: str | Path) -> None:
+    """A sweep file may change where its runs run (device, comments) but not which runs it holds."""
+    try:
+        before = [c.key() for c in load_grid(copy)]
+    except ValueError:
+        before = None
+    now = [c.key() for c in configs]
+    if before != now:
+        extra = next((run_name(c) for c in configs if before is None or c.key() not in before), None)
+        what = f"e.g. {extra} is new" if extra else "its runs differ"
+        raise ValueError(f"{copy.parent} holds a different sweep ({copy.name} there and {config_path} ask for "
+                         f"different runs: {what}); choose another --out")
 
 
 def _report_line(bar: tqdm, folder: str, summary: dict) -> None:
