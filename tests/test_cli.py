@@ -1,5 +1,6 @@
 """The command line: each command's output, --json, --help, one-line errors, and nothing overwritten."""
 
+import io
 import json
 import os
 import subprocess
@@ -145,3 +146,50 @@ def test_channels_is_the_cnn_spelling_of_width():
     sub_help = subprocess.run([sys.executable, "-m", "sparseinit.cli", "train", "--help"], capture_output=True,
                               text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert "--width WIDTH, --channels WIDTH" in sub_help.stdout
+
+
+def test_sweep_exit_status_says_whether_every_run_finished(capsys, tmp_path):
+    spec = tmp_path / "s.toml"
+    spec.write_text('[base]\ndataset = "synthetic"\ndepth = 2\nwidth = 8\nepochs = 1\nwarmup_steps = 10000\n'
+                    '[grid]\nseed = [0]\n')
+    code, out, _ = run(capsys, "sweep", str(spec), "--out", str(tmp_path / "out"))
+    assert code == 1 and "0 ok, 0 diverged, 1 failed" in out and "error.txt" in out and "next:" not in out
+    spec.write_text(spec.read_text().replace("warmup_steps = 10000", "warmup_steps = 0"))
+    code, out, _ = run(capsys, "sweep", str(spec), "--out", str(tmp_path / "ok"))
+    assert code == 0 and "1 ok, 0 diverged, 0 failed" in out and "next: sparseinit report" in out
+
+
+def test_unwritable_paths_and_closed_pipes_are_not_tracebacks(capsys, tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("x")
+    code, _, err = run(capsys, "maps", "--activation", "crelu", "--sparsity", "0.85", "--out",
+                       str(tmp_path / "file" / "m.png"))
+    assert code == 2 and err.startswith("sparseinit maps: error: cannot use") and err.count("\n") == 1
+    assert (tmp_path / "file").read_text() == "x"
+
+    class ClosedPipe:  # stdout of `sparseinit eoc ... | head -1` once head has exited
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            pass
+
+        def fileno(self):
+            raise io.UnsupportedOperation("fileno")
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert main(["eoc", "--activation", "crelu", "--sparsity", "0.85"]) == 1  # no traceback: a quiet exit
+    monkeypatch.undo()
+    with pytest.raises(SystemExit) as stopped:  # an argparse error: one line, status 2
+        main(["bench", "dctps", "--widths", "8", "--threads", "0"])
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and "--threads: must be an integer >= 1, got '0'" in err and err.count("\n") == 1
+
+
+def test_train_help_states_each_default_once(capsys):
+    from sparseinit.cli import build_parser
+
+    text = build_parser()._subparsers._group_actions[0].choices["train"].format_help()
+    assert "(default None)" not in text and "--lr LR" in text and "(default 0.001)" in text
+    bench = build_parser()._subparsers._group_actions[0].choices["bench"]
+    activations = bench._subparsers._group_actions[0].choices["activations"].format_help()
+    assert "--convs" not in activations  # it times MLPs only; dctps has the convolution option

@@ -107,6 +107,9 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="num_classes must be an integer >= 1"):
         LeNet5(num_classes=0)
     assert LeNet5(image_size=8)(torch.randn(2, 1, 8, 8)).shape == (2, 10)  # small inputs are padded to 32
+    with pytest.raises(ValueError, match=r"vgg11 needs images of at least 16x16 \(4 max-pools\), got 8x8"):
+        VGG(11, image_size=8)
+    assert VGG(11, in_channels=1, image_size=16, width=0.125)(torch.randn(2, 1, 16, 16)).shape == (2, 10)
 
 
 @pytest.mark.parametrize("name", sorted(ZOO))

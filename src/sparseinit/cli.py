@@ -122,7 +122,8 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
     for f in dataclasses.fields(TrainConfig):
         flags = ("--" + f.name.replace("_", "-"), *_ALIASES.get(f.name, ()))
         typ = field_type(f)
-        helptext = f"{f.metadata['help']} (default {f.default})"
+        # a None default means "depends on other options"; the help line says on what
+        helptext = f.metadata["help"] + ("" if f.default is None else f" (default {f.default})")
         if typ is bool:
             p.add_argument(*flags, action=argparse.BooleanOptionalAction, default=None, help=helptext)
         else:
@@ -153,13 +154,19 @@ def _cmd_train(args: argparse.Namespace) -> None:
           f"{summary['wall_time_s']:.0f} s; run folder {args.out}")
 
 
-def _cmd_sweep(args: argparse.Namespace) -> None:
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from .training.run_dir import ERROR
     from .training.sweep import sweep
 
     summaries = sweep(args.config, args.out, workers=args.workers, threads=args.threads, progress=True)
     counts = {status: sum(s.get("status") == status for s in summaries) for status in ("ok", "diverged", "failed")}
     print(f"{len(summaries)} runs in {args.out}: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
-    print(f"next: sparseinit report {args.out}")
+    if counts["failed"]:
+        print(f"each failed run's error is in its folder's {ERROR}; fix the cause and run the same command again "
+              "to retry them (finished runs are kept)")
+    if counts["failed"] < len(summaries):
+        print(f"next: sparseinit report {args.out}")
+    return 1 if counts["failed"] else 0
 
 
 def _cmd_report(args: argparse.Namespace) -> None:
@@ -217,6 +224,17 @@ def _conv_spec(text: str) -> tuple[int, int, int]:
     return channels, size, batch
 
 
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return value
+
+
 def _add_bench(sub: argparse._SubParsersAction) -> None:
     """``sparseinit bench WHAT``: speed measurements, one sub-command per benchmark."""
     p = sub.add_parser("bench", help="speed benchmarks (dctps, activations)",
@@ -238,7 +256,7 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
                    help="also time 3x3 C->C convolutions on HxH maps at batch B (e.g. 512x4x32; default none)")
     q.add_argument("--reps", type=int, default=20, help="timed repetitions, medians reported (default 20)")
     q.add_argument("--warmup", type=int, default=3, help="untimed calls first (default 3)")
-    q.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    q.add_argument("--threads", type=_positive_int, default=2, help="torch threads, >= 1 (default 2)")
     q.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     q.add_argument("--json", help="write every row, the config and the environment as JSON here")
     q.add_argument("--markdown", help="write the results page (table, targets, command, compute) here")
@@ -277,11 +295,9 @@ def _add_bench_activations(bench_sub: argparse._SubParsersAction) -> None:
     q.add_argument("--sparsities", type=float, nargs="+", default=[0.5, 0.7, 0.8, 0.85, 0.9, 0.95],
                    help="target activation sparsities in [0, 1) (default 0.5 0.7 0.8 0.85 0.9 0.95)")
     q.add_argument("--batches", type=int, nargs="+", default=[1, 64], help="batch sizes (default 1 64)")
-    q.add_argument("--convs", nargs="*", default=[], metavar="CxHxB",
-                   help="also time 3x3 C->C convolutions on HxH maps at batch B (e.g. 512x4x32; default none)")
     q.add_argument("--reps", type=int, default=20, help="timed repetitions, interleaved; medians (default 20)")
     q.add_argument("--warmup", type=int, default=3, help="untimed calls first (default 3)")
-    q.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    q.add_argument("--threads", type=_positive_int, default=2, help="torch threads, >= 1 (default 2)")
     q.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     q.add_argument("--json", help="write every row, the targets, the config and the environment as JSON here")
     q.add_argument("--markdown", help="write the results page (table and targets) here")
@@ -396,11 +412,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()
     except ValueError as err:
-        print(f"sparseinit {args.command}: error: {err}", file=sys.stderr)
+        if os.environ.get("RANK", "0") == "0":  # under torchrun every process has the error; one prints it
+            print(f"sparseinit {args.command}: error: {err}", file=sys.stderr)
         return 2
-    return 0
+    except BrokenPipeError:  # the reader stopped early (`| head`): not an error of ours
+        try:  # later writes (the interpreter's last flush) go nowhere instead of raising again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 1
+    except OSError as err:  # a path the user gave cannot be written or read
+        where = f" {err.filename}" if err.filename else ""
+        print(f"sparseinit {args.command}: error: cannot use{where}: {err.strerror or err}", file=sys.stderr)
+        return 2
+    return status or 0
 
 
 if __name__ == "__main__":

@@ -117,6 +117,10 @@ class VGG(nn.Module):
         if depth not in VGG_CONFIGS:
             raise ValueError(f"unknown VGG depth {depth!r}; choose one of {', '.join(map(str, VGG_CONFIGS))}")
         _check(in_channels=in_channels, num_classes=num_classes, image_size=image_size)
+        pools = VGG_CONFIGS[depth].count("M")
+        if image_size < 2**pools:
+            raise ValueError(f"vgg{depth} needs images of at least {2**pools}x{2**pools} ({pools} max-pools), "
+                             f"got {image_size}x{image_size}")
         width = _check_width(width)
         self.input_shape = (in_channels, image_size, image_size)
         layers: list[nn.Module] = []

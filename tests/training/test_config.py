@@ -35,3 +35,27 @@ def test_from_dict_catches_typos_and_types():
     with pytest.raises(ValueError, match=r"depth must be int, got 2\.5"):
         TrainConfig.from_dict({"depth": 2.5})
     assert TrainConfig.from_dict({"lr": 1, "sparsity": None, "activation": "relu"}).lr == 1.0
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"lr": "1e-3"}, r"^lr must be float, got '1e-3'$"),
+    ({"activation": "crelu", "sparsity": "0.85"}, r"^sparsity must be float or None, got '0.85'$"),
+    ({"keep_first": "no"}, r"^keep_first must be bool, got 'no'$"),
+    ({"grad_clip": "1"}, r"^grad_clip must be float or None, got '1'$"),
+    ({"seed": 2**40}, r"seed must be an integer in \[0, 4294967295\]"),
+    ({"train_subset": 1}, "train_subset must be an integer >= 2"),
+])
+def test_python_values_are_type_checked_like_a_sweep_file(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**kwargs)
+
+
+def test_python_numbers_and_paths_are_normalised_to_the_field_types():
+    import pathlib
+
+    import numpy as np
+
+    c = TrainConfig(lr=1, seed=np.int64(3), sparsity=np.float64(0.85), activation="crelu",
+                    data_root=pathlib.Path("/tmp/data"))
+    assert (type(c.lr), type(c.seed), type(c.sparsity), c.data_root) == (float, int, float, "/tmp/data")
+    assert c.key() == TrainConfig(lr=1.0, seed=3, sparsity=0.85, activation="crelu").key()  # the same run

@@ -103,6 +103,13 @@ def test_two_processes_match_one(tmp_path):
     losses = [[json.loads(line)["loss"] for line in (tmp_path / d / "metrics.jsonl").read_text().splitlines()]
               for d in ("one", "two")]
     assert losses[1] == pytest.approx(losses[0], rel=1e-5)
+    # the finished folder again, without --resume: every process stops with the one-line refusal, none with a
+    # lost-peer traceback
+    again = subprocess.run([torchrun, "--nproc_per_node=2", "-m", "sparseinit.cli", "train", "--out",
+                            str(tmp_path / "two"), *cli_args(**opts)], env=env, capture_output=True, text=True)
+    assert again.returncode != 0 and again.stderr.startswith("sparseinit train: error: output folder")
+    assert again.stderr.count("sparseinit train: error:") == 1 and "closed by peer" not in again.stderr
+    assert not any("sparseinit" in line for line in again.stderr.splitlines() if line.lstrip().startswith("File "))
 
 
 def test_sparse_models_train_with_their_masks_kept(tmp_path):
@@ -226,5 +233,21 @@ def test_options_that_do_not_fit_the_data_fail_before_training_and_leave_the_fol
     (out / "notes.txt").unlink()
     with pytest.raises(ValueError, match="rigl_every must be at most"):
         train(out=out, density=0.5, rigl=True, rigl_every=10**6, epochs=1, progress=False, **SMALL)
+    with pytest.raises(ValueError, match=r"input_scale 1e\+30 makes synthetic's inputs overflow float32"):
+        train(out=out, input_scale=1e30, epochs=1, progress=False, **SMALL)
     assert out.is_dir() and not any(out.iterdir())  # a folder the user made is emptied of what the run wrote only
     assert train(out=out, epochs=1, progress=False, **SMALL)["status"] == "ok"
+
+
+def test_python_options_are_checked_like_the_command_line(tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(ValueError, match=r"^train\(\): unknown key 'lerning_rate'; valid keys: dataset"):
+        train(out=out, lerning_rate=1e-3, **SMALL)
+    with pytest.raises(ValueError, match=r"^train\(\): lr must be float, got '1e-3'$"):
+        train(out=out, **{**SMALL, "lr": "1e-3"})
+    with pytest.raises(ValueError, match="config must be a TrainConfig or a dict of its options, got list"):
+        train([1], out=out)
+    assert not out.exists()
+    # a dict of options is a config; keyword options go on top of it
+    summary = train({**SMALL, "epochs": 2}, out=out, epochs=1, progress=False)
+    assert summary["epochs"] == 1 and summary["depth"] == SMALL["depth"] and summary["status"] == "ok"

@@ -134,6 +134,18 @@ def test_report_joins_runs_from_other_folders_without_writing_there(tmp_path):
     assert sorted(p.name for p in (tmp_path / "b").rglob("*")) == before
     with pytest.raises(ValueError, match="missing \\(in also\\) is not a folder of runs"):
         report.report(tmp_path / "a", also=[tmp_path / "missing"])
+    # one folder given as a string is that folder, not its letters
+    assert "| relu | 100 | 94.50 ± 0.71 | 2 |" in report.report(
+        tmp_path / "a", also=str(tmp_path / "b"))["table"].read_text()
+
+
+def test_models_without_depth_show_no_depth(tmp_path):
+    """[C]'s models keep the mlp's depth/width at their defaults; a table shows "–" there, not 100 / 300."""
+    for model, acc in (("lenet5", 98.0), ("mlp", 95.0)):
+        _fake_run(tmp_path / model, {"dataset": "mnist", "model": model, "activation": "relu", "sparsity": 0.5,
+                                     "depth": 100 if model == "lenet5" else 20, "width": 300, "seed": 0}, acc, 0)
+    table = report.report(tmp_path)["table"].read_text()
+    assert "| relu | – | lenet5 | 98.00 |" in table and "| relu | 20 | mlp | 95.00 |" in table
 
 
 def _pairs_fixture(tmp_path):

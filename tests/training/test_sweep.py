@@ -110,6 +110,9 @@ def test_sweep_resumes_skips_and_reports(tmp_path):
     # the same runs, asked for on another device and with a comment: the sweep carries on (nothing rerun)
     moved = write(tmp_path, "# moved\n" + spec.read_text().replace("[base]", '[base]\ndevice = "auto"'), "moved.toml")
     assert sweep.sweep(moved, out, progress=False) == first
+    # the grid's lists in another order ask for the same runs
+    reordered = write(tmp_path, spec.read_text().replace("seed = [0, 1]", "seed = [1, 0]"), "reordered.toml")
+    assert sorted(s["key"] for s in sweep.sweep(reordered, out, progress=False)) == sorted(s["key"] for s in first)
     assert (out / "sweep.toml").read_text() == spec.read_text()  # the first sweep file is kept as it was
 
     paths = report.report(out)
@@ -155,6 +158,16 @@ def test_sweep_file_and_out_errors_are_one_line(tmp_path):
     with pytest.raises(ValueError, match="cannot read sweep file"):
         sweep.load_grid(tmp_path)
     assert (tmp_path / "afile").read_text() == "x"
+    # a folder holding one run, or files of the user's without a sweep.toml, is not this sweep's folder
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.json").write_text("{}")
+    with pytest.raises(ValueError, match=r"--out .*run holds a single run"):
+        sweep.sweep(spec, tmp_path / "run", progress=False)
+    (tmp_path / "mine" / "notes").mkdir(parents=True)
+    with pytest.raises(ValueError, match=r"--out .*mine holds files but no sweep\.toml"):
+        sweep.sweep(spec, tmp_path / "mine", progress=False)
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["config.json"]
+    assert [p.name for p in (tmp_path / "mine").iterdir()] == ["notes"]
 
 
 def _state(pid: int) -> tuple[str, int] | None:

@@ -118,9 +118,11 @@ def benchmark_dctps(widths: Sequence[int] = (4096,), densities: Sequence[float] 
         check_range("density", d, 0.0, 1.0, hi_open=False)
     if not isinstance(reps, int) or reps < 1 or not isinstance(warmup, int) or warmup < 0:
         raise ValueError(f"reps must be an integer >= 1 and warmup >= 0, got reps={reps!r}, warmup={warmup!r}")
+    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
+        raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
     previous = torch.get_num_threads()
     if threads is not None:
-        torch.set_num_threads(int(threads))
+        torch.set_num_threads(threads)
     load_before = _load()
     rows = []
     try:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import numbers
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +29,7 @@ OFFSETS = ("dct", "none")
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "cosine")
 DEVICES = ("auto", "cpu", "cuda")
+MAX_SEED = 2**32 - 1  # what every generator the runs seed (torch, numpy) accepts
 
 
 def _f(default: Any, help: str, **kw: Any) -> Any:
@@ -83,15 +86,22 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "data_root" and isinstance(value, os.PathLike):
+                value = os.fspath(value)
+            object.__setattr__(self, f.name, coerce(f, value))  # Python callers get the sweep file's type checks
+        for f in dataclasses.fields(self):
             if "choices" in f.metadata and not (f.default is None and getattr(self, f.name) is None):
                 check_choice(f.name, getattr(self, f.name), f.metadata["choices"])
         for name in ("depth", "width", "kernel_size", "batch_size", "epochs", "rigl_every"):
             _check_int(name, getattr(self, name), 1)
         _check_int("seed", self.seed, 0)
+        if self.seed > MAX_SEED:
+            raise ValueError(f"seed must be an integer in [0, {MAX_SEED}], got {self.seed!r}")
         _check_int("warmup_steps", self.warmup_steps, 0)
         _check_int("redraw_closed", self.redraw_closed, 0)
         if self.train_subset is not None:
-            _check_int("train_subset", self.train_subset, 1)
+            _check_int("train_subset", self.train_subset, 2)  # sparsity and selectivity need two inputs
         check_range("lr", self.lr, 0.0, None)
         check_range("momentum", self.momentum, 0.0, 1.0, lo_open=False)
         check_range("weight_decay", self.weight_decay, 0.0, None, lo_open=False)
@@ -192,14 +202,17 @@ def field_type(f: dataclasses.Field) -> type:
     return str
 
 
-def coerce(f: dataclasses.Field, value: Any, where: str) -> Any:
-    """``value`` as the field's type, or a one-line ValueError (ints are accepted for floats)."""
+def coerce(f: dataclasses.Field, value: Any, where: str | None = None) -> Any:
+    """``value`` as the field's type, or a one-line ValueError (ints are accepted for floats); ``where`` (a file)
+    prefixes the message."""
     typ = field_type(f)
     if value is None and f.default is None:
         return None
     ok = isinstance(value, typ) and not (typ is int and isinstance(value, bool))
-    if typ is float and isinstance(value, int) and not isinstance(value, bool):
-        value, ok = float(value), True
+    if typ in (int, float) and not isinstance(value, bool):  # numpy scalars too; ints serve as floats
+        if isinstance(value, numbers.Integral if typ is int else numbers.Real):
+            value, ok = typ(value), True
     if not ok:
-        raise ValueError(f"{where}: {f.name} must be {typ.__name__}, got {value!r}")
+        none = " or None" if f.default is None else ""
+        raise ValueError(f"{where + ': ' if where else ''}{f.name} must be {typ.__name__}{none}, got {value!r}")
     return value

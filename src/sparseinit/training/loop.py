@@ -124,22 +124,30 @@ def evaluate(model: nn.Module, meter: SparsityMeter, x: torch.Tensor, y: torch.T
             "sparsity": sum(layers) / max(1, len(layers)), "layer_sparsity": layers}
 
 
-def train(config: TrainConfig | None = None, *, out: str | Path, resume: bool = False, progress: bool = True,
-          **options: Any) -> dict[str, Any]:
+def train(config: TrainConfig | dict[str, Any] | None = None, *, out: str | Path, resume: bool = False,
+          progress: bool = True, **options: Any) -> dict[str, Any]:
     """Train one run into folder ``out``; returns its summary (also written to ``out/summary.json``).
 
-    ``options`` override fields of ``config`` (or of the default config): ``train(out="runs/a", activation=
-    "crelu", sparsity=0.85, epochs=3)``. With ``resume=True`` an unfinished run in ``out`` continues from its last
-    checkpoint and a finished one is returned as it is.
+    ``options`` override fields of ``config`` (a TrainConfig, a dict of its options, or the defaults):
+    ``train(out="runs/a", activation="crelu", sparsity=0.85, epochs=3)``. With ``resume=True`` an unfinished run in
+    ``out`` continues from its last checkpoint and a finished one is returned as it is.
     """
-    config = dataclasses.replace(config or TrainConfig(), **options) if options else (config or TrainConfig())
+    config = _config_of(config, options)
     config = config.normalised()  # what the run ignores is not recorded as if it mattered
     folder = Path(out)
     created = not folder.exists()
     ctx = distributed.setup(config.device)
     try:
-        state = run_dir.prepare(folder, config, resume) if ctx.main else None
+        state = None
+        if ctx.main:
+            try:
+                state = run_dir.prepare(folder, config, resume)
+            except ValueError as err:  # the other processes stop with the same one-line error, not a lost peer
+                _broadcast(("error", str(err)), ctx)
+                raise
         state = _broadcast(state, ctx)
+        if isinstance(state, tuple):
+            raise ValueError(state[1])
         if state == "finished":
             return run_dir.read_summary(folder)
         try:
@@ -150,6 +158,16 @@ def train(config: TrainConfig | None = None, *, out: str | Path, resume: bool = 
             raise
     finally:
         distributed.teardown()
+
+
+def _config_of(config: TrainConfig | dict[str, Any] | None, options: dict[str, Any]) -> TrainConfig:
+    """``config`` (a TrainConfig, a dict of its options, or None for the defaults) with ``options`` on top."""
+    if isinstance(config, dict):
+        config, options = None, {**config, **options}
+    elif config is not None and not isinstance(config, TrainConfig):
+        raise ValueError(f"config must be a TrainConfig or a dict of its options, got {type(config).__name__}")
+    values = {**(dataclasses.asdict(config) if config is not None else {}), **options}
+    return TrainConfig.from_dict(values, "train()") if options else (config or TrainConfig())
 
 
 def _unclaim(folder: Path, created: bool) -> None:
@@ -197,6 +215,9 @@ def load_run_data(config: TrainConfig, device: torch.device) -> RunData:
     scale, dev = config.input_scale, device
     x_train, x_val, x_test = (x_train * scale).to(dev), (val_set.x * scale).to(dev), (test_set.x * scale).to(dev)
     y_train, y_val, y_test = y_train.to(device), val_set.y.to(device), test_set.y.to(device)
+    if not bool(torch.isfinite(x_train).all() and torch.isfinite(x_train.pow(2).mean())):
+        raise ValueError(f"input_scale {scale:g} makes {config.dataset}'s inputs overflow float32 (their second "
+                         f"moment is not finite); choose a smaller input_scale")
     second_moment = float(x_train.pow(2).mean()) if config.match_input else None
     pick = torch.randperm(len(y_train), generator=torch.Generator().manual_seed(config.seed))[:config.batch_size]
     prune_batch = (x_train[pick.to(device)].cpu(), y_train[pick.to(device)].cpu())

@@ -20,6 +20,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .config import EOC_MODELS
+
 
 def _canonical(identity: dict[str, Any]) -> dict[str, Any]:
     """The identity as runs are grouped: an unset clip spelled out (crelu/cst with neither m nor slope use
@@ -229,6 +231,17 @@ def _fmt(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+# options only [A]'s plain networks have: [C]'s models (lenet*, vgg*, resnet*) keep them at their defaults
+_EOC_SHAPE = ("depth", "width", "kernel_size", "readout")
+
+
+def _cell(identity: dict[str, Any], key: str) -> str:
+    """A row's value of ``key`` for a table; "–" where the run's model has no such option."""
+    if key in _EOC_SHAPE and identity.get("model", "mlp") not in EOC_MODELS:
+        return "–"
+    return _fmt(identity.get(key))
+
+
 def table_markdown(rows: list[dict[str, Any]], varying: list[str]) -> str:
     """The table: varying options, test accuracy mean ± std (all seeds), seeds, fraction diverged, sparsity; where
     runs measured it, how many started with a closed layer (``init_closed_layers``, :mod:`sparseinit.selectivity`)."""
@@ -243,7 +256,7 @@ def table_markdown(rows: list[dict[str, Any]], varying: list[str]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         mean, std = row["test_accuracy"]
-        cells = [_fmt(row["identity"].get(k)) for k in columns]
+        cells = [_cell(row["identity"], k) for k in columns]
         # one seed has no spread; a group whose runs all diverged has no meaningful sparsity
         cells += [f"{mean:.2f} ± {std:.2f}" if row["seeds"] > 1 else f"{mean:.2f}", str(row["seeds"]),
                   f"{row['diverged']:.0%}", *(("–" if math.isnan(row[k]) else f"{row[k]:.3f}")
@@ -276,7 +289,7 @@ def paired_gaps(rows: list[dict[str, Any]], baseline: str = "relu", within: floa
     from scipy import stats
 
     if not (isinstance(within, (int, float)) and 0 < within < math.inf):
-        raise ValueError(f"within must be a number of points in (0, inf), got {within}")
+        raise ValueError(f"within must be a number of points in (0, inf), got {within!r}")
     bases: dict[str, list[dict]] = defaultdict(list)
     for row in rows:
         if row["identity"].get("activation") == baseline:
@@ -323,7 +336,7 @@ def gaps_markdown(gaps: list[dict[str, Any]], varying: list[str], baseline: str 
             return f"{ms[0]:.2f} ± {ms[1]:.2f}" if n > 1 else f"{ms[0]:.2f}"
 
         low, high = g["interval"]
-        cells = [_fmt(g["identity"].get(k)) for k in columns]
+        cells = [_cell(g["identity"], k) for k in columns]
         cells += [str(n), pm(g["accuracy"]), pm(g["baseline_accuracy"]), f"{g['gap']:+.2f}",
                   f"{g['gap_std']:.2f}" if n > 1 else "–", f"{low:+.2f} … {high:+.2f}" if n > 1 else "–",
                   f"{g['within']} of {n}", " / ".join(f"{x:+.2f}" for x in g["gaps"])]
@@ -366,6 +379,8 @@ def report(folder: str | Path, also: Sequence[str | Path] = (), baseline: str | 
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"{folder} is not a folder of runs")
+    if isinstance(also, (str, Path)):  # one folder, not a sequence of letters
+        also = [also]
     for extra in also:
         if not Path(extra).is_dir():
             raise ValueError(f"{extra} (in also) is not a folder of runs")

@@ -20,8 +20,9 @@ the grid above trains relu once per seed, not once per sparsity. Run r goes to `
 run is skipped, an unfinished one resumes from its checkpoint, and a run that raises is recorded as ``failed``
 (its message in ``error.txt``) while the sweep goes on. Worker processes exit when the sweep process dies (even by
 kill -9), so a killed sweep leaves no orphan still writing into a run folder that a restarted sweep resumes.
-``OUT/sweep.toml`` keeps the first sweep file; a later one may differ in text (comments, ``device``) but not in
-the runs it asks for.
+``OUT/sweep.toml`` keeps the first sweep file; a later one may differ in text (comments, ``device``, the order
+of a list) but not in the runs it asks for. An ``OUT`` that holds a single run, or files but no ``sweep.toml``,
+is refused.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ import dataclasses
 import itertools
 import multiprocessing
 import os
-import shutil
 import sys
 import threading
 import time
@@ -148,7 +148,8 @@ def _one(config: TrainConfig, folder: str, threads: int) -> dict[str, Any]:
         return summary
     except Exception as err:  # a failed run is recorded, the sweep goes on
         Path(folder).mkdir(parents=True, exist_ok=True)
-        (Path(folder) / run_dir.ERROR).write_text(traceback.format_exc())
+        message = traceback.format_exc().encode()
+        run_dir.atomic_write(Path(folder) / run_dir.ERROR, lambda fh: fh.write(message))
         return {"status": "failed", "error": f"{type(err).__name__}: {err}", "key": config.key()}
 
 
@@ -156,7 +157,9 @@ def sweep(config_path: str | Path, out: str | Path, *, workers: int = 1, threads
           progress: bool = True) -> list[dict]:
     """Run (or finish) every run of the sweep file into ``out``; returns their summaries in grid order.
 
-    ``threads``: torch threads per run (default: the machine's cores shared among the workers).
+    ``threads``: torch threads per run (default: the machine's cores shared among the workers). With
+    ``workers > 1`` the runs go to spawned processes, which import the calling script again: call ``sweep`` from
+    a script under ``if __name__ == "__main__":``.
     """
     if not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
@@ -166,12 +169,21 @@ def sweep(config_path: str | Path, out: str | Path, *, workers: int = 1, threads
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file; give a folder for the sweep's runs")
-    out.mkdir(parents=True, exist_ok=True)
     copy = out / "sweep.toml"
-    if copy.exists() and copy.read_text() != Path(config_path).read_text():
+    if (out / run_dir.CONFIG).exists():
+        raise ValueError(f"--out {out} holds a single run (its {run_dir.CONFIG}); give a sweep its own folder")
+    if out.is_dir() and not copy.exists() and any(not p.name.startswith(".") for p in out.iterdir()):
+        raise ValueError(f"--out {out} holds files but no {copy.name}, so it is not this sweep's folder; "
+                         "choose another --out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"cannot create sweep folder {out}: {err.strerror}") from None
+    text = Path(config_path).read_bytes()
+    if copy.exists() and copy.read_bytes() != text:
         _check_same_runs(copy, configs, config_path)
     if not copy.exists():
-        shutil.copyfile(config_path, copy)
+        run_dir.atomic_write(copy, lambda fh: fh.write(text))
     threads = threads or max(1, (os.cpu_count() or 1) // workers)
     folders = [str(out / run_name(c)) for c in configs]
     results: dict[int, dict] = {}
@@ -197,8 +209,9 @@ def sweep(config_path: str | Path, out: str | Path, *, workers: int = 1, threads
                     results[index] = job.result()
                 except BrokenProcessPool:
                     raise ValueError(f"a worker process died while running {Path(folders[index]).name} (out of "
-                                     "memory, or killed); finished runs are kept and the sweep resumes the "
-                                     "rest when run again") from None
+                                     "memory, killed, or a script that calls sweep(workers > 1) outside an "
+                                     "`if __name__ == '__main__':` block); finished runs are kept and the sweep "
+                                     "resumes the rest when run again") from None
                 _report_line(bar, folders[index], results[index])
     bar.close()
     return [results[i] for i in range(len(configs))]
@@ -211,7 +224,7 @@ def _check_same_runs(copy: Path, configs: list[TrainConfig], config_path: str | 
     except ValueError:
         before = None
     now = [c.key() for c in configs]
-    if before != now:
+    if before is None or sorted(before) != sorted(now):  # the same runs in another order are the same sweep
         extra = next((run_name(c) for c in configs if before is None or c.key() not in before), None)
         what = f"e.g. {extra} is new" if extra else "its runs differ"
         raise ValueError(f"{copy.parent} holds a different sweep ({copy.name} there and {config_path} ask for "

@@ -106,6 +106,10 @@ def _load(folder: str | Path, device: str) -> tuple[TrainedRun, RunData]:
     config = TrainConfig.from_dict(run_dir.read_json(saved, ("config",))["config"], where=str(saved))
     checkpoint = run_dir.load_checkpoint(folder)
     if checkpoint is None:
+        summary = run_dir.read_summary(folder)
+        if summary is not None:  # finished without a checkpoint: it diverged in its first epoch
+            raise ValueError(f"run folder {folder} holds a run that ended ({summary.get('status')}) before its "
+                             f"first epoch finished, so it has no weights to load ({run_dir.CHECKPOINT})")
         raise ValueError(f"run folder {folder} has no {run_dir.CHECKPOINT} yet: a run writes one after each "
                          f"finished epoch")
     dev = distributed.resolve_device(device)
