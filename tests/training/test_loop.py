@@ -37,6 +37,23 @@ def test_learns_and_keeps_its_sparsity(tmp_path):
     assert required <= set(json.loads((tmp_path / "run" / "summary.json").read_text()))
 
 
+def test_denormals_are_flushed_while_training_only(tmp_path, monkeypatch):
+    import torch
+
+    import sparseinit.training.loop as loop
+
+    seen = []
+    real_run = loop._run
+
+    def spy(*args, **kwargs):
+        seen.append(float(torch.tensor([1e-39]) * 1.0))  # a float32 denormal: 0 once flushed
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "_run", spy)
+    train(out=tmp_path / "run", epochs=1, progress=False, **SMALL)
+    assert seen == [0.0] and float(torch.tensor([1e-39]) * 1.0) > 0  # flushed in the run, default after it
+
+
 def test_divergence_is_a_result(tmp_path):
     s = train(out=tmp_path / "run", activation="relu_tau", sparsity=0.9, epochs=2, progress=False,
               **{**SMALL, "lr": 50.0})
