@@ -227,6 +227,21 @@ def test_report_replaces_its_own_files_and_refuses_others(tmp_path):
     assert second["table"].read_text() == report.table_markdown(*report.aggregate(report.collect(tmp_path)))
 
 
+def test_a_report_stopped_half_way_is_replaced_by_the_next(tmp_path, monkeypatch):
+    _pairs_fixture(tmp_path)
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report, "_plot_against", killed)  # stopped after table.md and gaps.md were written
+    with pytest.raises(KeyboardInterrupt):
+        report.report(tmp_path, baseline="relu")
+    assert (tmp_path / "table.md").exists() and (tmp_path / "gaps.md").exists()
+    monkeypatch.undo()
+    paths = report.report(tmp_path, baseline="relu")  # its own half-written files: no --overwrite needed
+    assert paths["accuracy"].exists() and "partial" not in json.loads((tmp_path / "report.json").read_text())
+
+
 def test_varying_columns_come_from_every_run(tmp_path):
     base = {"dataset": "fashion-mnist", "model": "cnn", "activation": "relu", "sparsity": 0.5, "seed": 0}
     _fake_run(tmp_path / "a", base, 50.0)  # made before readout existed: no key, i.e. the pool

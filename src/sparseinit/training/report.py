@@ -404,9 +404,17 @@ def report(folder: str | Path, also: Sequence[str | Path] = (), baseline: str | 
         names.update(density_table="density_table.md", accuracy_density="accuracy_vs_density.png")
     stale = _claim(folder, list(names.values()), overwrite)
     paths = {key: folder / name for key, name in names.items()}
-    paths["table"].write_text(table_markdown(rows, varying))
+    from .run_dir import atomic_write, write_json
+
+    # claimed before any is written: a report killed half-way leaves files that the next report may replace
+    write_json(folder / MANIFEST, {"files": [*names.values(), *stale], "partial": True})
+
+    def write_text(path: Path, text: str) -> None:
+        atomic_write(path, lambda fh: fh.write(text.encode()))
+
+    write_text(paths["table"], table_markdown(rows, varying))
     if gaps is not None:
-        paths["gaps"].write_text(gaps_markdown(gaps, varying, baseline))
+        write_text(paths["gaps"], gaps_markdown(gaps, varying, baseline))
 
     others = [k for k in varying if k not in ("activation", "sparsity")]
     _plot_against(rows, "sparsity", varying, paths["accuracy"], "target activation sparsity")
@@ -428,12 +436,10 @@ def report(folder: str | Path, also: Sequence[str | Path] = (), baseline: str | 
         ax.legend(fontsize=6)
     save_figure(fig, paths["curves"])
     if "density_table" in paths:
-        paths["density_table"].write_text(density_markdown(rows))
+        write_text(paths["density_table"], density_markdown(rows))
         _plot_density(rows, paths["accuracy_density"])
     for name in stale:
         (folder / name).unlink(missing_ok=True)
-    from .run_dir import write_json
-
     write_json(folder / MANIFEST, {"files": list(names.values()), "runs": len(runs),
                                    "also": [str(a) for a in also], "baseline": baseline, "within": within})
     return paths
