@@ -199,6 +199,36 @@ def test_one_paired_seed_has_no_interval_and_the_table_says_so(tmp_path):
     assert lines[2] == "| cst | 1 | 0.85 | 1 | 94.00 | 95.00 | -1.00 | – | – | 0 of 1 | -1.00 |"
 
 
+def test_highest_sparsity_within_is_bs_measure(tmp_path):
+    """Per activation and depth, the highest s whose mean paired gap is >= -within; gaps worked out by hand."""
+    base = {"dataset": "mnist", "model": "mlp", "q_star": 1.0, "m": 1.0}
+    relu = {20: [97.0, 97.2], 40: [96.0, 96.4]}
+    cells = {("crelu", 20): {0.8: [96.0, 96.4], 0.85: [95.6, 95.8], 0.9: [95.0, 95.4], 0.95: [96.0, 95.6]},
+             ("cst", 20): {0.85: [95.8, 95.9], 0.9: [90.0, 91.0]},
+             ("crelu", 40): {0.85: [93.0, 94.0]}}
+    for depth, accs in relu.items():
+        for seed, acc in enumerate(accs):
+            _fake_run(tmp_path / f"relu{depth}s{seed}", {**base, "activation": "relu", "sparsity": 0.5, "m": None,
+                                                         "depth": depth, "seed": seed}, acc)
+    for (act, depth), by_s in cells.items():
+        for s, accs in by_s.items():
+            for seed, acc in enumerate(accs):
+                _fake_run(tmp_path / f"{act}{depth}{s}s{seed}", {**base, "activation": act, "sparsity": s,
+                                                                  "depth": depth, "seed": seed}, acc)
+    rows, varying = report.aggregate(report.collect(tmp_path))
+    found = {(h["identity"]["activation"], h["identity"]["depth"]): h
+             for h in report.highest_sparsity(report.paired_gaps(rows, "relu", within=1.5))}
+    # crelu depth 20: gaps -0.9, -1.4, -1.9, -1.3: 0.95 is within again (the list shows the dip at 0.9)
+    assert found["crelu", 20]["highest"] == 0.95
+    assert [s for s, _ in found["crelu", 20]["gaps"]] == [0.8, 0.85, 0.9, 0.95]
+    assert [d for _, d in found["crelu", 20]["gaps"]] == pytest.approx([-0.9, -1.4, -1.9, -1.3])
+    assert found["cst", 20]["highest"] == 0.85  # -1.25, then -6.6
+    assert found["crelu", 40]["highest"] is None  # -2.7
+    text = report.gaps_markdown(report.paired_gaps(rows, "relu"), varying)
+    assert "| crelu | 20 | 1 | 0.8: -0.90 · 0.85: -1.40 · 0.9: -1.90 · 0.95: -1.30 | 0.95 |" in text
+    assert "| crelu | 40 | 1 | 0.85: -2.70 | none |" in text
+
+
 def test_report_writes_gaps_and_checks_before_writing(tmp_path):
     rows, varying = _pairs_fixture(tmp_path)
     with pytest.raises(ValueError, match="no gelu runs to pair with \\(activations here: crelu, cst, relu\\)"):

@@ -322,8 +322,27 @@ def paired_gaps(rows: list[dict[str, Any]], baseline: str = "relu", within: floa
     return gaps
 
 
+def highest_sparsity(gaps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """[B]'s measure: per activation and setting (every option but the sparsity), the highest target sparsity s
+    whose mean paired gap to the baseline is within the gaps' ``within`` points (d̄(s) ≥ −within); None if none is.
+    Each entry also lists (s, d̄(s)) for every sparsity it saw, so a non-monotone gap is visible."""
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for g in gaps:
+        rest = {k: v for k, v in g["identity"].items() if k != "sparsity"}
+        groups[json.dumps(rest, sort_keys=True)].append(g)
+    out = []
+    for key, members in groups.items():
+        members.sort(key=lambda g: g["identity"]["sparsity"])
+        within = members[0]["within_points"]
+        ok = [g["identity"]["sparsity"] for g in members if g["gap"] >= -within]
+        out.append({"identity": json.loads(key), "within_points": within, "highest": max(ok) if ok else None,
+                    "gaps": [(g["identity"]["sparsity"], g["gap"]) for g in members]})
+    return out
+
+
 def gaps_markdown(gaps: list[dict[str, Any]], varying: list[str], baseline: str = "relu") -> str:
-    """The paired comparison as a table: one line per row that has baseline runs of the same seeds."""
+    """The paired comparison as a table: one line per row that has baseline runs of the same seeds; then [B]'s
+    measure (:func:`highest_sparsity`)."""
     columns = ["activation", *[k for k in varying if k != "activation"]]
     within = gaps[0]["within_points"] if gaps else 1.5
     head = [*columns, "seeds", "test acc. (%)", f"{baseline} (%)", "gap (points)", "paired std", "95 % interval",
@@ -341,6 +360,16 @@ def gaps_markdown(gaps: list[dict[str, Any]], varying: list[str], baseline: str 
                   f"{g['gap_std']:.2f}" if n > 1 else "–", f"{low:+.2f} … {high:+.2f}" if n > 1 else "–",
                   f"{g['within']} of {n}", " / ".join(f"{x:+.2f}" for x in g["gaps"])]
         lines.append("| " + " | ".join(cells) + " |")
+    if gaps:
+        rest = [k for k in columns if k != "sparsity"]
+        head = [*rest, "mean gap by sparsity", f"highest sparsity within {within:g}"]
+        lines += ["", f"Highest target sparsity whose mean gap to {baseline} is within {within:g} points ([B]'s "
+                  "measure):", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for h in highest_sparsity(gaps):
+            cells = [_cell(h["identity"], k) for k in rest]
+            cells += [" · ".join(f"{s:g}: {d:+.2f}" for s, d in h["gaps"]),
+                      "none" if h["highest"] is None else f"{h['highest']:g}"]
+            lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
