@@ -45,6 +45,8 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/theory_throughput.py
 	$(BIN)/python benchmarks/activation_overhead.py
+	$(BIN)/python benchmarks/denormal_flush.py --json out/speed/denormal_flush.json --overwrite
+	$(BIN)/python benchmarks/channels_last.py --json out/speed/channels_last.json --overwrite
 	$(BIN)/sparseinit bench activations --json out/speed/activations.json --markdown out/speed/activations.md \
 		--plot out/speed/activations.png --overwrite
 	$(BIN)/sparseinit bench dctps --widths 1024 4096 --convs 64x32x32 256x8x32 512x4x32 \

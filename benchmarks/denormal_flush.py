@@ -13,15 +13,13 @@ the backward pass runs on denormals), with ``torch.set_flush_denormal`` off and 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import statistics
 import time
-from pathlib import Path
 
 import torch
 
 import sparseinit
+from _output import add_json_options, check_json, config_of, environment, write_json
 
 
 def step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, scale: float, flush: bool) -> float:
@@ -42,11 +40,9 @@ def main() -> None:
     p.add_argument("--loss-scale", type=float, default=1e-36, help="multiplies the loss (default 1e-36)")
     p.add_argument("--reps", type=int, default=6, help="paired repetitions (default 6)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    p.add_argument("--json", type=Path, help="write the results as JSON to this path")
-    p.add_argument("--overwrite", action="store_true", help="allow --json to replace an existing file")
+    add_json_options(p)
     args = p.parse_args()
-    if args.json and args.json.exists() and not args.overwrite:
-        p.error(f"{args.json} exists; pass --overwrite to replace it")
+    check_json(p, args)
     if not torch.set_flush_denormal(False):
         p.error("this CPU does not support flushing denormals (needs SSE3)")
     torch.set_num_threads(args.threads)
@@ -59,18 +55,15 @@ def main() -> None:
         for flush in ((False, True) if rep % 2 == 0 else (True, False)):
             times[flush].append(step(model, x, y, args.loss_scale, flush))
     ratios = [a / b for a, b in zip(times[False], times[True], strict=True)]
-    out = {"config": {k: v for k, v in vars(args).items() if k not in ("json", "overwrite")},
+    out = {"config": config_of(args),
            "ms_per_step": {"denormals": 1e3 * statistics.median(times[False]),
                            "flushed": 1e3 * statistics.median(times[True])},
            "median_paired_ratio": statistics.median(ratios),
-           "environment": {"torch": torch.__version__, "cpu": platform.processor() or platform.machine()}}
+           "environment": environment()}
     print(f"depth {args.depth}, width {args.width}, batch {args.batch}: forward+backward "
           f"{out['ms_per_step']['denormals']:.1f} ms with denormals, {out['ms_per_step']['flushed']:.1f} ms "
           f"flushed; paired ratio {out['median_paired_ratio']:.2f}x")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(out, indent=2) + "\n")
-        print(f"wrote {args.json}")
+    write_json(args, out)
 
 
 if __name__ == "__main__":

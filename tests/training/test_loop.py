@@ -1,5 +1,6 @@
 """The training loop end to end on the synthetic task: metrics, sparsity, divergence, kill -9 + resume, DDP."""
 
+import copy
 import json
 import os
 import shutil
@@ -9,9 +10,10 @@ import sys
 import time
 
 import pytest
+import torch
 
 from sparseinit.training.config import TrainConfig
-from sparseinit.training.loop import lr_at, train
+from sparseinit.training.loop import initial_model, load_run_data, lr_at, train
 
 SMALL = {"dataset": "synthetic", "depth": 6, "width": 48, "batch_size": 64, "lr": 0.01}
 CLI = [sys.executable, "-m", "sparseinit.cli", "train"]
@@ -70,6 +72,22 @@ def test_finite_but_exploding_loss_is_divergence(tmp_path):
     assert "exploding" in s["diverged_reason"] and s["diverged_step"] == 0  # the very first forward pass
     ok = train(out=tmp_path / "ok", activation="relu", epochs=1, progress=False, **SMALL)
     assert ok["status"] == "ok" and ok["diverged_reason"] is None and ok["diverged_step"] is None
+
+
+def test_image_models_run_channels_last_on_the_cpu_and_compute_the_same_network():
+    cpu = torch.device("cpu")
+    config = TrainConfig(dataset="synthetic", model="cnn", depth=4, width=8, activation="crelu", sparsity=0.8)
+    data = load_run_data(config, cpu)
+    model = initial_model(config, data, 0, cpu)
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)
+    assert not convs[1].weight.is_contiguous()  # 8 channels: the two formats differ in memory
+    assert all(x.is_contiguous(memory_format=torch.channels_last) for x, _ in (data.train, data.val, data.test))
+    reference = copy.deepcopy(model).to(memory_format=torch.contiguous_format)
+    assert all(m.weight.is_contiguous() for m in reference.modules() if isinstance(m, torch.nn.Conv2d))
+    x = data.test[0][:64]
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), reference(x.contiguous()), rtol=1e-4, atol=1e-5)
 
 
 def test_lr_schedule():

@@ -31,7 +31,7 @@ from . import distributed, run_dir
 from .config import EOC_MODELS, TrainConfig
 
 TRAIN_EVAL_SIZE = 5000  # training examples re-evaluated each epoch for train accuracy and sparsity
-EVAL_BATCH = 1000
+EVAL_BATCH = 256  # on the CPU an image model evaluates ~1.6x faster per example in batches of 256 than of 1000
 EXPLODED_LOSS = 1e6  # a training-batch loss above this means logits of order 1e6: the activations have exploded
 REDRAW_SEED_STEP = 1_000_003  # redraw k of a closed initialisation seeds torch with seed + k · this
 
@@ -138,7 +138,8 @@ def train(config: TrainConfig | dict[str, Any] | None = None, *, out: str | Path
     ``options`` override fields of ``config`` (a TrainConfig, a dict of its options, or the defaults):
     ``train(out="runs/a", activation="crelu", sparsity=0.85, epochs=3)``. With ``resume=True`` an unfinished run in
     ``out`` continues from its last checkpoint and a finished one is returned as it is. On the CPU the run flushes
-    denormal floats to zero (``torch.set_flush_denormal``) while it trains, and restores the default afterwards.
+    denormal floats to zero (``torch.set_flush_denormal``) while it trains, and restores the default afterwards,
+    and an image model and its data are kept in channels-last memory format (faster convolutions, same network).
     """
     config = _config_of(config, options)
     config = config.normalised()  # what the run ignores is not recorded as if it mattered
@@ -230,6 +231,8 @@ def load_run_data(config: TrainConfig, device: torch.device) -> RunData:
     scale, dev = config.input_scale, device
     x_train, x_val, x_test = (x_train * scale).to(dev), (val_set.x * scale).to(dev), (test_set.x * scale).to(dev)
     y_train, y_val, y_test = y_train.to(device), val_set.y.to(device), test_set.y.to(device)
+    if _channels_last(x_train, device):
+        x_train, x_val, x_test = (x.contiguous(memory_format=torch.channels_last) for x in (x_train, x_val, x_test))
     if not bool(torch.isfinite(x_train).all() and torch.isfinite(x_train.pow(2).mean())):
         raise ValueError(f"input_scale {scale:g} makes {config.dataset}'s inputs overflow float32 (their second "
                          f"moment is not finite); choose a smaller input_scale")
@@ -243,7 +246,17 @@ def load_run_data(config: TrainConfig, device: torch.device) -> RunData:
 def initial_model(config: TrainConfig, data: RunData, draw: int, device: torch.device) -> nn.Module:
     """Draw ``draw`` of the run's initial network (0: the seed itself; k: a redraw of a closed one)."""
     torch.manual_seed(config.seed + REDRAW_SEED_STEP * draw)
-    return build_model(config, data.shape, data.num_classes, data.second_moment, data.prune_batch).to(device)
+    model = build_model(config, data.shape, data.num_classes, data.second_moment, data.prune_batch).to(device)
+    if _channels_last(data.train[0], device):
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def _channels_last(x: torch.Tensor, device: torch.device) -> bool:
+    """Whether a run trains in channels-last memory format: image batches on the CPU, where oneDNN's convolutions
+    run 1.6x faster per training step and 2.5x per evaluated example than in NCHW (benchmarks/channels_last.py).
+    The same network either way: only the order in which the floats are stored, and so their rounding, changes."""
+    return device.type == "cpu" and x.dim() == 4
 
 
 def _run(config: TrainConfig, folder: Path, ctx: distributed.Context, show: bool) -> dict[str, Any]:
