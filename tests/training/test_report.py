@@ -292,3 +292,20 @@ def test_collect_names_the_bad_file(tmp_path):
     (tmp_path / "a" / "config.json").unlink()
     with pytest.raises(ValueError, match=r"holds a summary\.json but no config\.json"):
         report.collect(tmp_path)
+
+
+def test_the_clip_column_says_where_the_clip_mode_changes_nothing(tmp_path):
+    base = {"dataset": "mnist", "model": "mlp", "depth": 30, "m": 1.0, "seed": 0}
+    cells = {"relu": {"activation": "relu", "sparsity": 0.5, "m": None, "clip": "absolute", "q_star": 4.0},
+             "q1": {"activation": "crelu", "sparsity": 0.9, "clip": "absolute", "q_star": 1.0},
+             "q4rel": {"activation": "crelu", "sparsity": 0.9, "clip": "relative", "q_star": 4.0},
+             "q4abs": {"activation": "cst", "sparsity": 0.9, "clip": "absolute", "q_star": 4.0}}
+    for name, cell in cells.items():
+        _fake_run(tmp_path / name, {**base, **cell}, 95.0)
+    rows, varying = report.aggregate(report.collect(tmp_path))
+    assert "clip" in varying
+    table = report.table_markdown(rows, varying).splitlines()
+    head = [c.strip() for c in table[0].split("|")]
+    rows_as_cells = [[c.strip() for c in line.split("|")] for line in table[2:]]
+    seen = {(r[head.index("activation")], r[head.index("q_star")], r[head.index("clip")]) for r in rows_as_cells}
+    assert seen == {("relu", "4", "–"), ("crelu", "1", "either"), ("crelu", "4", "relative"), ("cst", "4", "absolute")}

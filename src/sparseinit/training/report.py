@@ -236,9 +236,14 @@ _EOC_SHAPE = ("depth", "width", "kernel_size", "readout")
 
 
 def _cell(identity: dict[str, Any], key: str) -> str:
-    """A row's value of ``key`` for a table; "–" where the run's model has no such option."""
+    """A row's value of ``key`` for a table; "–" where the run's model or activation has no such option. The clip
+    mode of crelu/cst at q* = 1 reads "either": m relative to √q* is then m itself, the same network."""
     if key in _EOC_SHAPE and identity.get("model", "mlp") not in EOC_MODELS:
         return "–"
+    if key == "clip" and identity.get("activation") not in ("crelu", "cst"):
+        return "–"
+    if key == "clip" and identity.get("q_star") == 1.0:
+        return "either"
     return _fmt(identity.get(key))
 
 
