@@ -379,7 +379,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", choices=("train", "val", "test"), default="test",
                    help="test (default), val, or train (its first 5,000 inputs, as training measures them)")
     p.add_argument("--accelerate", action="store_true", help="also evaluate the accelerated inference copy")
-    p.add_argument("--batch-size", type=int, default=1000, help="inputs per forward pass (default 1000)")
+    p.add_argument("--batch-size", type=int, default=256,
+                   help="inputs per forward pass in the timed passes of --accelerate (default 256)")
     p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu", help="default cpu")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_cmd_evaluate)

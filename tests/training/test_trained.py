@@ -1,5 +1,6 @@
 """A run's trained network loaded back: it gives the run's own numbers, computed here by hand from the data."""
 
+import inspect
 import json
 import subprocess
 import sys
@@ -119,6 +120,14 @@ def test_cli(crelu_run):
     assert f"accuracy {summary['test_accuracy']:.2f}%" in text and "accelerated (6 layers skip zeros)" in text
     bad = subprocess.run([*cli, str(folder / "missing")], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "does not exist" in bad.stderr
+
+
+def test_cli_and_python_evaluate_in_the_same_batches():
+    from sparseinit.cli import build_parser
+    from sparseinit.training.loop import EVAL_BATCH
+
+    args = build_parser().parse_args(["evaluate", "some_run"])
+    assert args.batch_size == EVAL_BATCH == inspect.signature(evaluate_run).parameters["batch_size"].default
 
 
 @pytest.mark.parametrize("readout", ["pool", "flatten"])

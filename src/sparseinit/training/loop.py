@@ -31,7 +31,7 @@ from . import distributed, run_dir
 from .config import EOC_MODELS, TrainConfig
 
 TRAIN_EVAL_SIZE = 5000  # training examples re-evaluated each epoch for train accuracy and sparsity
-EVAL_BATCH = 256  # on the CPU an image model evaluates ~1.6x faster per example in batches of 256 than of 1000
+EVAL_BATCH = 256  # an image model on the CPU evaluates 1.3-1.6x faster per example in batches of 256 than of 1000
 EXPLODED_LOSS = 1e6  # a training-batch loss above this means logits of order 1e6: the activations have exploded
 REDRAW_SEED_STEP = 1_000_003  # redraw k of a closed initialisation seeds torch with seed + k · this
 
