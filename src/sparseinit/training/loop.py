@@ -254,7 +254,7 @@ def initial_model(config: TrainConfig, data: RunData, draw: int, device: torch.d
 
 def _channels_last(x: torch.Tensor, device: torch.device) -> bool:
     """Whether a run trains in channels-last memory format: image batches on the CPU, where oneDNN's convolutions
-    run 1.6x faster per training step and 2.5x per evaluated example than in NCHW (benchmarks/channels_last.py).
+    run 1.6x faster per training step and per evaluated example than in NCHW (benchmarks/channels_last.py).
     The same network either way: only the order in which the floats are stored, and so their rounding, changes."""
     return device.type == "cpu" and x.dim() == 4
 
