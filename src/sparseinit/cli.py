@@ -318,7 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="sparseinit",
         description="Deep networks sparse from initialisation: sparse activations on the Edge of Chaos "
-                    "(exact Gaussian-process maps, EoC initialisation, propagation).",
+                    "(exact Gaussian-process maps, EoC initialisation, propagation; [A], [B]), DCT-plus-Sparse "
+                    "and prune-at-initialisation networks ([C]), and inference that skips zero activations.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -349,7 +350,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_figure_options(p, "propagation.png", "print every run's per-layer data as JSON")
     p.set_defaults(func=_cmd_propagate)
 
-    p = sub.add_parser("train", help="train a deep sparsely-activated network at its EoC point",
+    p = sub.add_parser("train",
+                       help="train a network: [A]'s mlp/cnn at its EoC point, or a [C] model (dense, DCTpS, pruned)",
                        description="Train one run: writes config.json, metrics.jsonl (per epoch: loss, accuracies, "
                                    "per-layer sparsity), checkpoint.pt and summary.json into --out. Runs under "
                                    "torchrun --nproc_per_node=K for data parallelism.")
