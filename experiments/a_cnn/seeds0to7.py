@@ -8,9 +8,15 @@ are exact. This script pairs each crelu / cst seed with ReLU's and prints the ta
 gaps.md (paired gap mean, std, Student-t 95 % interval, seeds within 1.5 points), and the same over the seeds that
 train (test accuracy >= 15 %; chance is 10 %).
 
+With ``--replace DIR ...`` the finished runs in those sweep folders take the place of the same activation and seed
+(crelu_min_selective_seeds015.toml: crelu seeds 0, 1 and 5 redrawn under min_selective = 0.1).
+
 Run: .venv/bin/python experiments/a_cnn/seeds0to7.py > results/a_cnn/width32_flatten_batch32_epochs20_seeds0to7/gaps.md
+     .venv/bin/python experiments/a_cnn/seeds0to7.py --replace runs/a_cnn/crelu_min_selective_seeds015 \
+         > results/a_cnn/crelu_min_selective_seeds0to7/gaps.md
 """
 
+import argparse
 import json
 import math
 import re
@@ -24,16 +30,35 @@ EQUIVALENCE = ROOT / "results/a_cnn/table_equivalence.txt"
 SEED7 = ROOT / "runs/a_cnn/width32_flatten_batch32_epochs20_seed7"
 WITHIN = 1.5
 
+parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+parser.add_argument("--replace", nargs="+", type=Path, default=[], metavar="DIR",
+                    help="sweep folders whose finished runs replace the same activation and seed")
+replace = parser.parse_args().replace
+
+
+def finished_runs(folder: Path) -> dict[tuple[str, int], float]:
+    """Test accuracy of each run in a sweep folder, by (activation, seed); every run must have finished."""
+    found = {}
+    for summary_path in sorted(folder.glob("*/summary.json")):
+        summary = json.loads(summary_path.read_text())
+        if summary["status"] != "ok" or summary["epochs_done"] != summary["epochs"]:
+            raise SystemExit(f"{summary_path}: not a finished run")
+        found[summary["activation"], summary["seed"]] = summary["test_accuracy"]
+    if not found:
+        raise SystemExit(f"{folder}: no finished run (no */summary.json)")
+    return found
+
+
 accuracy: dict[tuple[str, int], float] = {}
 for line in EQUIVALENCE.read_text().splitlines():
     found = re.match(r"(relu|crelu|cst)\s+seed (\d+):.*?\s([\d.]+) %", line)
     if found:
         accuracy[found[1], int(found[2])] = float(found[3])
-for summary_path in sorted(SEED7.glob("*/summary.json")):
-    summary = json.loads(summary_path.read_text())
-    if summary["status"] != "ok" or summary["epochs_done"] != summary["epochs"]:
-        raise SystemExit(f"{summary_path}: not a finished run")
-    accuracy[summary["activation"], summary["seed"]] = summary["test_accuracy"]
+accuracy.update(finished_runs(SEED7))
+replaced = {}
+for folder in replace:
+    replaced.update(finished_runs(folder))
+accuracy.update(replaced)
 seeds = sorted({seed for (_, seed) in accuracy})
 missing = [(name, seed) for name in ("relu", "crelu", "cst") for seed in seeds if (name, seed) not in accuracy]
 if missing:
@@ -45,7 +70,8 @@ def mean_std(values: list[float]) -> str:
 
 
 print(f"Seeds {seeds[0]}-{seeds[-1]}: {EQUIVALENCE.relative_to(ROOT)} (seeds 0-6) and "
-      f"{SEED7.relative_to(ROOT)} (seed 7)\n")
+      f"{SEED7.relative_to(ROOT)} (seed 7)" + ("" if not replaced else ", with " + ", ".join(
+          f"{name} seed {seed}" for name, seed in sorted(replaced)) + " from " + ", ".join(map(str, replace))) + "\n")
 print("| activation | m | sparsity | seeds | test acc. (%) | relu (%) | gap (points) | paired std | 95 % interval "
       "| seeds within 1.5 | per seed |")
 print("|---|---|---|---|---|---|---|---|---|---|---|")

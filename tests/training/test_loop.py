@@ -243,6 +243,43 @@ def test_redraw_closed_draws_again_until_every_layer_is_open(tmp_path, capsys):
         assert again[key] == s[key], key
 
 
+def test_min_selective_also_redraws_open_but_nearly_closed_initialisations(tmp_path, capsys):
+    import torch
+
+    from sparseinit import data, input_selectivity
+    from sparseinit.training.loop import REDRAW_SEED_STEP, build_model
+
+    options = {**SMALL, "width": 8, "depth": 6, "activation": "crelu", "sparsity": 0.9, "seed": 0, "epochs": 1}
+    train_set = data.load("synthetic", "train")
+    config = TrainConfig(**options).normalised()
+
+    def probe(draw):  # independently of the loop: (closed?, narrowest selective fraction) of redraw ``draw``
+        torch.manual_seed(config.seed + REDRAW_SEED_STEP * draw)
+        net = build_model(config, train_set.shape, train_set.num_classes, float(train_set.x.pow(2).mean()))
+        found = input_selectivity(net, train_set.x[:5000])
+        return bool(found.closed_layers), found.min_fraction
+
+    draws = [probe(k) for k in range(4)]
+    first_open = next(k for k, (closed, _) in enumerate(draws) if not closed)
+    first_kept = next(k for k, (closed, low) in enumerate(draws) if not closed and low >= 0.1)
+    assert first_open < first_kept, "the case wanted: an open draw with under 10 % of a layer selective comes first"
+    assert train(out=tmp_path / "open", progress=False, redraw_closed=3, **options)["init_redraws"] == first_open
+    s = train(out=tmp_path / "kept", progress=False, redraw_closed=3, min_selective=0.1, **options)
+    assert s["init_redraws"] == first_kept and s["init_min_selective"] == pytest.approx(draws[first_kept][1])
+    assert "or under 0.1 of a layer's units input-selective and was redrawn" in capsys.readouterr().err
+    assert TrainConfig(**options, redraw_closed=3, min_selective=0.1).identity()["min_selective"] == 0.1
+    assert "min_selective" not in TrainConfig(**options, redraw_closed=3).identity()
+
+    # out of redraws below the threshold: the last draw is used, and the run says so
+    low = train(out=tmp_path / "low", progress=False, redraw_closed=1, min_selective=0.99, **options)
+    assert low["init_redraws"] == 1 and low["status"] == "ok"
+    assert "warning: out of redraws" in capsys.readouterr().err
+    with pytest.raises(ValueError, match=r"min_selective must be in \[0.0, 1.0\)"):
+        TrainConfig(redraw_closed=1, min_selective=1.0)
+    with pytest.raises(ValueError, match=r"min_selective 0\.1 needs redraw_closed >= 1"):
+        TrainConfig(min_selective=0.1)
+
+
 def test_out_of_redraws_the_run_goes_on_closed_and_says_so(tmp_path, capsys):
     # width 4 at s = 0.9 on the synthetic task: seed 1 and its redraws 1 and 2 all start with closed layers
     options = {**SMALL, "width": 4, "depth": 6, "activation": "crelu", "sparsity": 0.9, "seed": 1, "epochs": 1}

@@ -72,6 +72,8 @@ class TrainConfig:
     match_input: bool = _f(True, "scale the first layer so its pre-activations start at q*")
     redraw_closed: int = _f(0, "mlp/cnn: redraw the initialisation up to N times while a hidden layer starts closed "
                                "(no unit on a linear piece for any of the first 5,000 training inputs); 0: never")
+    min_selective: float = _f(0.0, "with --redraw-closed N: also redraw while fewer than this fraction of the "
+                                   "narrowest hidden layer's units are input-selective on those inputs, in [0, 1)")
     optimizer: str = _f("sgd", "optimizer", choices=OPTIMIZERS)
     lr: float = _f(1e-3, "learning rate")
     momentum: float = _f(0.9, "SGD momentum")
@@ -100,6 +102,10 @@ class TrainConfig:
             raise ValueError(f"seed must be an integer in [0, {MAX_SEED}], got {self.seed!r}")
         _check_int("warmup_steps", self.warmup_steps, 0)
         _check_int("redraw_closed", self.redraw_closed, 0)
+        check_range("min_selective", self.min_selective, 0.0, 1.0, lo_open=False)
+        if self.min_selective and not self.redraw_closed:
+            raise ValueError(f"min_selective {self.min_selective:g} needs redraw_closed >= 1 (how many times to "
+                             "redraw an initialisation below it)")
         if self.train_subset is not None:
             _check_int("train_subset", self.train_subset, 2)  # sparsity and selectivity need two inputs
         check_range("lr", self.lr, 0.0, None)
@@ -136,7 +142,8 @@ class TrainConfig:
         changes: dict[str, Any] = {}
         if self.model not in EOC_MODELS:
             changes.update({k: defaults[k] for k in ("depth", "width", "kernel_size", "activation", "sparsity", "m",
-                                                      "slope", "q_star", "clip", "match_input", "redraw_closed")})
+                                                      "slope", "q_star", "clip", "match_input", "redraw_closed",
+                                                      "min_selective")})
         else:
             changes["width_multiplier"] = defaults["width_multiplier"]
         if self.model != "cnn":
@@ -160,7 +167,7 @@ class TrainConfig:
         # where the data lies is not what the run computes (a moved data set still resumes); the key stays, as
         # None, so that folders named after earlier identities keep their names
         d["data_root"] = None
-        for added_later, default in (("readout", "pool"), ("redraw_closed", 0)):
+        for added_later, default in (("readout", "pool"), ("redraw_closed", 0), ("min_selective", 0.0)):
             if d[added_later] == default:
                 d.pop(added_later)  # runs from before the option keep their keys (and folders)
         return d

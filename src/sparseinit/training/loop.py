@@ -269,18 +269,19 @@ def _run(config: TrainConfig, folder: Path, ctx: distributed.Context, show: bool
     def build(draw: int) -> nn.Module:
         return initial_model(config, data, draw, ctx.device)
 
-    # the initial network, drawn again while a layer starts closed (--redraw-closed); a resumed run rebuilds the
-    # draw its checkpoint names, the probe decided on one process and sent to the others
+    # the initial network, drawn again while a layer starts closed or, with --min-selective, nearly closed
+    # (--redraw-closed); a resumed run rebuilds the draw its checkpoint names, the probe decided on one process and
+    # sent to the others
     model, opening = None, checkpoint.get("opening") if checkpoint is not None else None
     if opening is None and ctx.main:
         for draw in range(config.redraw_closed + 1):
             model = build(draw)
             opening = {**_opening(config, model, eval_train[0]), "init_redraws": draw}
-            if not opening["init_closed_layers"]:
+            if not _too_closed(opening, config.min_selective):
                 break
         if config.model not in EOC_MODELS:
             opening["init_redraws"] = None
-        _warn_closed(opening, len(eval_train[0]))
+        _warn_closed(opening, len(eval_train[0]), config.min_selective)
     opening = _broadcast(opening, ctx)
     if model is None:
         model = build(opening["init_redraws"] or 0)
@@ -393,12 +394,26 @@ def _opening(config: TrainConfig, model: nn.Module, x: torch.Tensor) -> dict[str
             "init_layers": len(found.count)}
 
 
-def _warn_closed(opening: dict[str, Any], probed: int) -> None:
-    """One line on stderr for a redrawn or a closed initialisation."""
+def _too_closed(opening: dict[str, Any], min_selective: float) -> bool:
+    """Whether an initialisation gets redrawn: a hidden layer closed, or its narrowest layer's input-selective
+    fraction below ``min_selective`` (never for models that are not measured)."""
+    if opening["init_closed_layers"] is None:
+        return False
+    return bool(opening["init_closed_layers"]) or opening["init_min_selective"] < min_selective
+
+
+def _warn_closed(opening: dict[str, Any], probed: int, min_selective: float = 0.0) -> None:
+    """One line on stderr for a redrawn, a closed or (with ``min_selective``) a nearly closed initialisation."""
     closed, redraws = opening["init_closed_layers"], opening["init_redraws"]
+    rule = "a closed hidden layer" + (f" or under {min_selective:g} of a layer's units input-selective"
+                                      if min_selective else "")
     if redraws:
-        tqdm.write(f"note: the initialisation started with a closed hidden layer and was redrawn {redraws} time(s)"
-                   + ("" if closed else "; the one used is open"), file=sys.stderr)
+        tqdm.write(f"note: the initialisation started with {rule} and was redrawn {redraws} time(s)"
+                   + ("" if _too_closed(opening, min_selective) else "; the one used is open"), file=sys.stderr)
+    if not closed and closed is not None and opening["init_min_selective"] < min_selective:
+        tqdm.write(f"warning: out of redraws, the initialisation used has only {opening['init_min_selective']:.3g} "
+                   f"of its narrowest hidden layer's units input-selective (min_selective {min_selective:g}) on "
+                   f"the {probed} training inputs probed", file=sys.stderr)
     if closed:
         which = f"layer {closed[0]} of {opening['init_layers']} has" if len(closed) == 1 else \
             f"layers {', '.join(map(str, closed))} of {opening['init_layers']} have"

@@ -25,12 +25,13 @@ from .config import EOC_MODELS
 
 def _canonical(identity: dict[str, Any]) -> dict[str, Any]:
     """The identity as runs are grouped: an unset clip spelled out (crelu/cst with neither m nor slope use
-    m = DEFAULT_M, so runs that left m at its default group with runs that gave it), and ``redraw_closed`` left
-    out: a run whose initialisation started open is the same run with or without it, and one that was redrawn is
-    counted in the table's "redrawn" column (report one policy at a time: pick run folders with ``also``)."""
+    m = DEFAULT_M, so runs that left m at its default group with runs that gave it), and ``redraw_closed`` and
+    ``min_selective`` left out: a run whose first draw was kept is the same run with or without them, and one that
+    was redrawn is counted in the table's "redrawn" column (report one policy at a time: pick run folders with
+    ``also``)."""
     from ..eoc import DEFAULT_M
 
-    identity = {k: v for k, v in identity.items() if k != "redraw_closed"}
+    identity = {k: v for k, v in identity.items() if k not in ("redraw_closed", "min_selective")}
     if identity.get("activation") in ("crelu", "cst") and identity.get("m") is None and identity.get("slope") is None:
         return {**identity, "m": DEFAULT_M}
     return identity
