@@ -63,6 +63,13 @@ def test_bivariate_cdf_matches_scipy(h, k, rho):
     assert closed_form.bivariate_cdf(h, k, rho) == pytest.approx(ref, abs=1e-9)
 
 
+def test_bivariate_cdf_at_a_subnormal_threshold_is_its_limit():
+    # found by hypothesis: k = 5e-324 underflowed ρk and k·r, which dropped Owen's T term of k
+    for tiny in (5e-324, -5e-324, 1e-310):
+        assert closed_form.bivariate_cdf(0.0, tiny, 0.5) == pytest.approx(1 / 3, abs=1e-12)
+        assert closed_form.bivariate_cdf(tiny, 0.0, -0.5) == pytest.approx(1 / 6, abs=1e-12)
+
+
 @pytest.mark.parametrize("h,k", [(0.0, 0.7), (0.7, 0.0), (0.0, -0.7), (-0.7, 0.0), (0.0, 0.0)])
 def test_bivariate_cdf_on_the_axes(h, k):
     rho = 0.35

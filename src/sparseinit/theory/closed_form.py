@@ -40,8 +40,9 @@ def bivariate_cdf(h: np.ndarray, k: np.ndarray, rho: np.ndarray) -> np.ndarray:
     r = np.sqrt(1.0 - rho * rho)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         # h = 0: T(0⁺, c/0⁺) → sign(c)/4 = T(0, sign(c)·∞), hence the infinite argument.
-        arg_h = np.where(h != 0, (k - rho * h) / (h * r), np.sign(k - rho * h) * np.inf)
-        arg_k = np.where(k != 0, (h - rho * k) / (k * r), np.sign(h - rho * k) * np.inf)
+        # (k − ρh)/(h r) written as (k/h − ρ)/r: with a subnormal h, ρh and h r underflow, k/h does not
+        arg_h = np.where(h != 0, (k / h - rho) / r, np.sign(k - rho * h) * np.inf)
+        arg_k = np.where(k != 0, (h / k - rho) / r, np.sign(h - rho * k) * np.inf)
     beta = np.where(np.where(h == 0, 1.0, np.sign(h)) != np.where(k == 0, 1.0, np.sign(k)), 0.5, 0.0)
     out = 0.5 * ndtr(h) + 0.5 * ndtr(k) - owens_t(h, np.nan_to_num(arg_h, nan=0.0))
     out = out - owens_t(k, np.nan_to_num(arg_k, nan=0.0)) - beta
