@@ -9,11 +9,15 @@ gaps.md (paired gap mean, std, Student-t 95 % interval, seeds within 1.5 points)
 train (test accuracy >= 15 %; chance is 10 %).
 
 With ``--replace DIR ...`` the finished runs in those sweep folders take the place of the same activation and seed
-(crelu_min_selective_seeds015.toml: crelu seeds 0, 1 and 5 redrawn under min_selective = 0.1).
+(crelu_min_selective_seeds015.toml: crelu seeds 0, 1 and 5 redrawn under min_selective = 0.1). With ``--add DIR ...``
+the finished runs in those folders join as further seeds (min_selective_seeds12to15.toml: crelu and ReLU); a seed
+enters an activation's row when that activation and ReLU both finished it, and runs still going are named and left out.
 
 Run: .venv/bin/python experiments/a_cnn/seeds0to7.py > results/a_cnn/width32_flatten_batch32_epochs20_seeds0to7/gaps.md
      .venv/bin/python experiments/a_cnn/seeds0to7.py --replace runs/a_cnn/crelu_min_selective_seeds015 \
          > results/a_cnn/crelu_min_selective_seeds0to7/gaps.md
+     .venv/bin/python experiments/a_cnn/seeds0to7.py --replace runs/a_cnn/crelu_min_selective_seeds015 \
+         --add runs/a_cnn/min_selective_seeds12to15 > results/a_cnn/min_selective_seeds12to15/gaps.md
 """
 
 import argparse
@@ -33,19 +37,27 @@ WITHIN = 1.5
 parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
 parser.add_argument("--replace", nargs="+", type=Path, default=[], metavar="DIR",
                     help="sweep folders whose finished runs replace the same activation and seed")
-replace = parser.parse_args().replace
+parser.add_argument("--add", nargs="+", type=Path, default=[], metavar="DIR",
+                    help="sweep folders whose finished runs join as further seeds (runs still going are left out)")
+arguments = parser.parse_args()
+replace, add = arguments.replace, arguments.add
+left_out: list[str] = []
 
 
-def finished_runs(folder: Path) -> dict[tuple[str, int], float]:
-    """Test accuracy of each run in a sweep folder, by (activation, seed); every run must have finished."""
+def finished_runs(folder: Path, partial: bool = False) -> dict[tuple[str, int], float]:
+    """Test accuracy of each run in a sweep folder by (activation, seed); unfinished runs: an error, or skipped."""
     found = {}
-    for summary_path in sorted(folder.glob("*/summary.json")):
-        summary = json.loads(summary_path.read_text())
-        if summary["status"] != "ok" or summary["epochs_done"] != summary["epochs"]:
-            raise SystemExit(f"{summary_path}: not a finished run")
+    for run in sorted(path for path in folder.iterdir() if path.is_dir()):
+        summary_path = run / "summary.json"
+        summary = json.loads(summary_path.read_text()) if summary_path.exists() else None
+        if summary is None or summary["status"] != "ok" or summary["epochs_done"] != summary["epochs"]:
+            if not partial:
+                raise SystemExit(f"{run}: not a finished run")
+            left_out.append(run.name)
+            continue
         found[summary["activation"], summary["seed"]] = summary["test_accuracy"]
     if not found:
-        raise SystemExit(f"{folder}: no finished run (no */summary.json)")
+        raise SystemExit(f"{folder}: no finished run")
     return found
 
 
@@ -59,19 +71,29 @@ replaced = {}
 for folder in replace:
     replaced.update(finished_runs(folder))
 accuracy.update(replaced)
-seeds = sorted({seed for (_, seed) in accuracy})
-missing = [(name, seed) for name in ("relu", "crelu", "cst") for seed in seeds if (name, seed) not in accuracy]
+base_seeds = sorted({seed for (_, seed) in accuracy})
+missing = [(name, seed) for name in ("relu", "crelu", "cst") for seed in base_seeds if (name, seed) not in accuracy]
 if missing:
     raise SystemExit(f"no test accuracy for {missing}")
+added = {}
+for folder in add:
+    added.update(finished_runs(folder, partial=True))
+clash = sorted(set(added) & set(accuracy))
+if clash:
+    raise SystemExit(f"--add: {clash[0][0]} seed {clash[0][1]} is already in the table (use --replace)")
+accuracy.update(added)
 
 
 def mean_std(values: list[float]) -> str:
     return f"{statistics.fmean(values):.2f} ± {statistics.stdev(values):.2f}"
 
 
-print(f"Seeds {seeds[0]}-{seeds[-1]}: {EQUIVALENCE.relative_to(ROOT)} (seeds 0-6) and "
+print(f"Seeds {base_seeds[0]}-{base_seeds[-1]}: {EQUIVALENCE.relative_to(ROOT)} (seeds 0-6) and "
       f"{SEED7.relative_to(ROOT)} (seed 7)" + ("" if not replaced else ", with " + ", ".join(
-          f"{name} seed {seed}" for name, seed in sorted(replaced)) + " from " + ", ".join(map(str, replace))) + "\n")
+          f"{name} seed {seed}" for name, seed in sorted(replaced)) + " from " + ", ".join(map(str, replace)))
+      + ("" if not added else "; added: " + ", ".join(f"{name} seed {seed}" for name, seed in sorted(added))
+         + " from " + ", ".join(map(str, add)))
+      + ("" if not left_out else "; not finished, left out: " + ", ".join(left_out)) + "\n")
 print("| activation | m | sparsity | seeds | test acc. (%) | relu (%) | gap (points) | paired std | 95 % interval "
       "| seeds within 1.5 | per seed |")
 print("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -90,7 +112,12 @@ def row(label: str, name: str, picked: list[int]) -> str:
 
 
 for name in ("crelu", "cst"):
-    print(row(name, name, seeds))
+    seeds = sorted(seed for (key, seed) in accuracy if key == name and ("relu", seed) in accuracy)
+    label = name if seeds == base_seeds else f"{name}, seeds {', '.join(map(str, seeds))}"
+    print(row(label, name, seeds))
+    new = [seed for seed in seeds if (name, seed) in added]
+    if len(new) >= 2:
+        print(row(f"{name}, added seeds {', '.join(map(str, new))} only", name, new))
     trained = [seed for seed in seeds if accuracy[name, seed] >= CHANCE]
     if len(trained) < len(seeds):
         print(row(f"{name}, seeds {', '.join(map(str, trained))} (the ones that train)", name, trained))
