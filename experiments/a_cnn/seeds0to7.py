@@ -17,7 +17,7 @@ Run: .venv/bin/python experiments/a_cnn/seeds0to7.py > results/a_cnn/width32_fla
      .venv/bin/python experiments/a_cnn/seeds0to7.py --replace runs/a_cnn/crelu_min_selective_seeds015 \
          > results/a_cnn/crelu_min_selective_seeds0to7/gaps.md
      .venv/bin/python experiments/a_cnn/seeds0to7.py --replace runs/a_cnn/crelu_min_selective_seeds015 \
-         --add runs/a_cnn/min_selective_seeds12to15 > results/a_cnn/min_selective_seeds12to15/gaps.md
+         --add runs/a_cnn/min_selective_seeds12to15 > results/a_cnn/crelu_min_selective_pooled/gaps.md
 """
 
 import argparse
