@@ -55,12 +55,53 @@ def test_refuses_to_overwrite(capsys, tmp_path):
 @pytest.mark.parametrize("argv,message", [
     (["eoc", "--activation", "crelu", "--sparsity", "1.5"], "sparsity must be in (0.0, 1.0), got 1.5"),
     (["eoc", "--activation", "relu_tau", "--sparsity", "0.9", "--m", "1"], "takes no m or slope"),
-    (["eoc", "--activation", "crelu", "--sparsity", "0.9", "--q-star", "-1"], "q_star must be in (0.0, inf)"),
-    (["propagate", "--depth", "0"], "depth must be an integer >= 1"),
+    (["eoc", "--activation", "crelu", "--sparsity", "0.9", "--q-star", "-1"], "q_star must be in [1e-06, 1000000.0]"),
+    (["eoc", "--activation", "crelu", "--sparsity", "0.8", "--q-star", "1e300"], "q_star must be in [1e-06"),
+    (["maps", "--q-star", "1e100"], "q_star must be in [1e-06"),
+    (["propagate", "--depth", "0"], "depth must be an integer in [1, 100000]"),
+    (["propagate", "--width", "10000000000"], "width must be an integer in [1, 16384]"),
+    (["propagate", "--seed", "99999999999999999999999"], "seed must be an integer in [0, 4294967295]"),
+    (["propagate", "--q0", "1e300"], "q0 must be in (0.0, 1000000000000.0]"),
+    (["maps", "--out", "figure.xyz"], "--out figure.xyz: matplotlib cannot write '.xyz' files"),
+    (["train", "--out", "never-written", "--budget", "erk"], "--budget has no effect here: it applies only with "
+                                                              "--density"),
+    (["train", "--out", "never-written", "--model", "lenet5", "--depth", "7"], "--depth has no effect here"),
+    (["train", "--out", "never-written", "--readout", "flatten"], "--readout has no effect here: only the cnn"),
+    (["train", "--out", "never-written", "--sparsity", "0.9"], "--sparsity has no effect here: relu's"),
+    (["report", "no-such-folder", "--within", "2"], "--within counts seeds against a baseline"),
 ])
-def test_bad_values_give_one_line_errors(capsys, argv, message):
+def test_bad_values_give_one_line_errors(capsys, argv, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     code, _, err = run(capsys, *argv)
     assert code == 2 and message in err and err.count("\n") == 1
+    assert not any(tmp_path.iterdir())  # refused before anything was written
+
+
+def test_figure_without_extension_is_png_and_never_overwritten(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run(capsys, "maps", "--out", "fig")
+    assert code == 0 and "wrote fig.png" in out and (tmp_path / "fig.png").exists()
+    before = (tmp_path / "fig.png").read_bytes()
+    code, _, err = run(capsys, "maps", "--out", "fig")  # savefig would write fig.png again
+    assert code == 2 and "fig.png exists; refusing to overwrite" in err
+    assert (tmp_path / "fig.png").read_bytes() == before
+
+
+def test_bench_checks_its_plot_before_it_runs(capsys, tmp_path):
+    out_json = tmp_path / "a.json"
+    code, out, err = run(capsys, "bench", "activations", "--widths", "16", "--depth", "2", "--reps", "1",
+                         "--sparsities", "0.5", "--batches", "1", "--json", str(out_json), "--plot",
+                         str(tmp_path / "p.xyz"))
+    assert code == 2 and "--plot" in err and "'.xyz'" in err and out == "" and not out_json.exists()
+    out_json.write_text("mine")
+    code, _, err = run(capsys, "bench", "activations", "--widths", "16", "--json", str(out_json))
+    assert code == 2 and "choose another --json" in err and out_json.read_text() == "mine"
+
+
+def test_resume_with_nothing_to_resume_says_so(capsys, tmp_path):
+    code, _, err = run(capsys, "train", "--out", str(tmp_path / "fresh"), "--resume", "--dataset", "synthetic",
+                       "--depth", "2", "--width", "8", "--epochs", "1", "--json")
+    assert code == 0 and "holds no run to resume; starting a new one" in err
 
 
 def test_report_with_runs_from_another_folder(capsys, tmp_path):

@@ -110,7 +110,12 @@ def test_default_m_and_result_api():
     (("crelu", 0.85), {"m": 0.0}, r"m must be in \(0.0, inf\)"),
     (("crelu", 0.85), {"slope": 1.0}, r"slope must be in \(0.0, 1.0\)"),
     (("crelu", 0.85), {"m": 1.0, "slope": 0.5}, "either m or slope, not both"),
-    (("crelu", 0.85), {"q_star": 0.0}, r"q_star must be in \(0.0, inf\)"),
+    (("crelu", 0.85), {"q_star": 0.0}, r"q_star must be in \[1e-06, 1000000.0\]"),
+    (("crelu", 0.8), {"q_star": 1e100}, r"q_star must be in \[1e-06, 1000000.0\], got 1e\+100"),
+    (("cst", 0.8), {"q_star": 1e-200}, r"q_star must be in \[1e-06, 1000000.0\]"),
+    (("crelu", 0.85), {"m": 1e-300}, "no Edge-of-Chaos point for crelu with m=1e-300.*use a larger m"),
+    (("crelu", "0.8"), {}, "sparsity must be a number, got '0.8'"),
+    (("crelu", 0.8), {"m": True}, "m must be a number, got True"),
     (("relu_tau", 0.85), {"m": 1.0}, "takes no m or slope"),
     (("swish", 0.85), {}, "unknown activation 'swish'"),
     (("crelu", 0.85), {"clip": "proportional"}, "unknown clip 'proportional'"),
@@ -149,3 +154,11 @@ def test_propagate_correlation_matches_a_wide_random_network():
     # And the clipped EoC point forgets its inputs faster than ReLU's: at depth 100, 1 − ρ is several times smaller.
     relu = edge_of_chaos("relu")
     assert 1 - p.propagate_correlation(0.5, 100)[-1] < (1 - relu.propagate_correlation(0.5, 100)[-1]) / 4
+
+
+@pytest.mark.parametrize("q_star", [1e-6, 1e6])
+def test_q_star_range_ends_give_finite_points(q_star):
+    # the ends of the documented range still give an EoC point: χ1 = 1 and the target sparsity at q*
+    p = edge_of_chaos("crelu", 0.85, m=1.0, clip="relative", q_star=q_star)
+    assert p.chi1 == pytest.approx(1.0, rel=1e-9)
+    assert float(p.zero_fraction(q_star)) == pytest.approx(0.85, rel=1e-9)

@@ -38,3 +38,5 @@ def test_errors():
         init_eoc_(nn.Sequential(nn.ReLU()), p)
     with pytest.raises(ValueError, match=r"input_second_moment must be in \(0.0, inf\)"):
         init_eoc_(nn.Linear(3, 3), p, input_second_moment=0.0)
+    with pytest.raises(TypeError, match=r"eoc must be an EdgeOfChaos .*got str"):
+        init_eoc_(nn.Linear(3, 3), "crelu")

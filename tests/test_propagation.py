@@ -51,7 +51,13 @@ def test_instability_from_above():
 
 def test_bad_arguments():
     p = edge_of_chaos("crelu", 0.85)
-    with pytest.raises(ValueError, match="depth must be an integer >= 1"):
+    with pytest.raises(ValueError, match=r"depth must be an integer in \[1, 100000\], got 0"):
         propagate_network(p, 1.0, depth=0)
-    with pytest.raises(ValueError, match=r"q0 must be in \(0.0, inf\)"):
+    with pytest.raises(ValueError, match=r"q0 must be in \(0.0, 1000000000000.0\]"):
         propagate_network(p, -1.0)
+    with pytest.raises(ValueError, match=r"width must be an integer in \[1, 16384\], got 10000000000"):
+        propagate_network(p, 1.0, width=10**10)  # refused before torch tries to allocate it
+    with pytest.raises(ValueError, match=r"n_inputs must be an integer in \[1, 65536\], got 2.5"):
+        propagate_network(p, 1.0, n_inputs=2.5)
+    with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 4294967295\]"):
+        propagate_network(p, 1.0, seed=10**23)

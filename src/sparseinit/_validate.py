@@ -3,7 +3,19 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable
+
+MAX_SEED = 2**32 - 1  # what every generator the library seeds (torch, numpy) accepts
+
+
+def check_int(name: str, value: object, lo: int, hi: int | None = None) -> int:
+    """Return ``value`` if it is an integer (not a bool) in [lo, hi], else raise ``ValueError`` naming the range."""
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if not (ok and value >= lo and (hi is None or value <= hi)):
+        where = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
+        raise ValueError(f"{name} must be an integer {where}, got {value!r}")
+    return int(value)
 
 
 def check_range(
@@ -11,6 +23,8 @@ def check_range(
     lo_open: bool = True, hi_open: bool = True,
 ) -> float:
     """Return ``float(value)`` if it lies in the interval, else raise ``ValueError`` naming it and the interval."""
+    if isinstance(value, (str, bytes, bool)):  # float("0.8") and float(True) would pass silently
+        raise ValueError(f"{name} must be a number, got {value!r}")
     try:
         v = float(value)
     except (TypeError, ValueError):

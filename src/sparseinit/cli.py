@@ -29,7 +29,7 @@ def _add_eoc_options(p: argparse.ArgumentParser, *, several: bool) -> None:
     group = p.add_mutually_exclusive_group()
     group.add_argument("--m", type=float, help="clip m > 0 for crelu/cst (default 1)")
     group.add_argument("--slope", type=float, help="target V'(q*) in (0, 1) for crelu/cst; m is solved for")
-    p.add_argument("--q-star", type=float, default=1.0, help="fixed-point variance q* > 0 (default 1)")
+    p.add_argument("--q-star", type=float, default=1.0, help="fixed-point variance q* in [1e-6, 1e6] (default 1)")
     p.add_argument("--clip", choices=CLIP_MODES, default="absolute",
                    help="read --m as absolute, or relative to sqrt(q*) (default absolute)")
 
@@ -53,11 +53,26 @@ def _add_figure_options(p: argparse.ArgumentParser, default: str, json_help: str
     p.add_argument("--json", action="store_true", help=json_help)
 
 
-def _writable(path: str, overwrite: bool) -> Path:
+def _writable(path: str | Path, overwrite: bool, option: str = "--out") -> Path:
     out = Path(path)
     if out.exists() and not overwrite:
-        raise ValueError(f"{out} exists; refusing to overwrite it (pass --overwrite or choose another --out)")
+        raise ValueError(f"{out} exists; refusing to overwrite it (pass --overwrite or choose another {option})")
     return out
+
+
+def _figure_path(path: str, overwrite: bool, option: str = "--out") -> Path:
+    """The file a figure will really be written to (``.png`` added when ``path`` has no extension), checked
+    for a format matplotlib writes and for overwriting before any work starts."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    out = Path(path)
+    if not out.suffix:
+        out = out.with_name(out.name + ".png")  # what savefig would write
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if out.suffix[1:].lower() not in formats:
+        raise ValueError(f"{option} {path}: matplotlib cannot write {out.suffix!r} files; "
+                         f"use one of {', '.join('.' + f for f in sorted(formats))}")
+    return _writable(out, overwrite, option)
 
 
 def _cmd_eoc(args: argparse.Namespace) -> None:
@@ -75,7 +90,7 @@ def _cmd_eoc(args: argparse.Namespace) -> None:
 def _cmd_maps(args: argparse.Namespace) -> None:
     from .figures import plot_maps
 
-    out = _writable(args.out, args.overwrite)
+    out = _figure_path(args.out, args.overwrite)
     points = _points(args)
     path = plot_maps(points, out)
     if args.json:
@@ -93,7 +108,7 @@ def _cmd_propagate(args: argparse.Namespace) -> None:
     from .figures import plot_propagation
     from .propagation import propagate_network
 
-    out = _writable(args.out, args.overwrite)
+    out = _figure_path(args.out, args.overwrite)
     points = _points(args)
     jobs = [(p, q0 if args.q0 else factor * p.q_star) for p in points
             for q0, factor in zip(args.q0 or [None] * 3, (0.5, 1.0, 2.0), strict=False)]
@@ -137,13 +152,22 @@ def _config_from_args(args: argparse.Namespace):
     from .training.config import TrainConfig
 
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)}
-    return TrainConfig(**{name: value for name, value in given.items() if value is not None})
+    given = {name: value for name, value in given.items() if value is not None}
+    config = TrainConfig(**given)
+    ignored = config.ignored_options(given)
+    if ignored:  # a mistyped intention, not something to drop silently
+        raise ValueError(f"{ignored[0]}; leave it out")
+    return config
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
     from .training.loop import train
+    from .training.run_dir import CONFIG
 
-    summary = train(_config_from_args(args), out=args.out, resume=args.resume, progress=not args.json)
+    config = _config_from_args(args)
+    if args.resume and not (Path(args.out) / CONFIG).exists() and os.environ.get("RANK", "0") == "0":
+        print(f"sparseinit train: note: {args.out} holds no run to resume; starting a new one", file=sys.stderr)
+    summary = train(config, out=args.out, resume=args.resume, progress=not args.json)
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, the main process reports
         return
     if args.json:
@@ -172,8 +196,10 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> None:
     from .training.report import report
 
-    paths = report(args.folder, also=args.also, baseline=args.baseline, within=args.within,
-                   overwrite=args.overwrite)
+    if args.within is not None and args.baseline is None:
+        raise ValueError("--within counts seeds against a baseline: give --baseline ACTIVATION too (e.g. relu)")
+    paths = report(args.folder, also=args.also, baseline=args.baseline,
+                   within=1.5 if args.within is None else args.within, overwrite=args.overwrite)
     print(Path(paths["table"]).read_text(), end="")
     if "gaps" in paths:
         print(Path(paths["gaps"]).read_text(), end="")
@@ -199,11 +225,19 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
               f"{out['accelerated_seconds']:.2f} s")
 
 
+def _bench_outputs(args: argparse.Namespace) -> dict[str, Path | None]:
+    """A benchmark's output files, each checked (and the plot's format) before the benchmark runs."""
+    return {
+        "json_path": _writable(args.json, args.overwrite, "--json") if args.json else None,
+        "markdown_path": _writable(args.markdown, args.overwrite, "--markdown") if args.markdown else None,
+        "plot_path": _figure_path(args.plot, args.overwrite, "--plot") if args.plot else None,
+    }
+
+
 def _cmd_bench_dctps(args: argparse.Namespace) -> None:
     from .layers.dctps_benchmark import benchmark_dctps, dctps_conv_table, dctps_table, write_dctps_results
 
-    outs = {key: _writable(path, args.overwrite) if path else None
-            for key, path in (("json_path", args.json), ("markdown_path", args.markdown), ("plot_path", args.plot))}
+    outs = _bench_outputs(args)
     convs = [_conv_spec(c) for c in args.convs]
     result = benchmark_dctps(args.widths, args.densities, args.batches, args.train_batches, convs=convs,
                              reps=args.reps, warmup=args.warmup, threads=args.threads, seed=args.seed,
@@ -269,8 +303,7 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
 def _cmd_bench_activations(args: argparse.Namespace) -> None:
     from .acceleration import activations_table, benchmark_activations, run_environment, write_activations_results
 
-    outs = {key: _writable(path, args.overwrite) if path else None
-            for key, path in (("json_path", args.json), ("markdown_path", args.markdown), ("plot_path", args.plot))}
+    outs = _bench_outputs(args)
     meta = run_environment("sparseinit " + " ".join(args.argv), args.threads, args.reps)
     rows = benchmark_activations(tuple(args.widths), args.depth, tuple(args.sparsities), tuple(args.batches),
                                  args.reps, args.threads, warmup=args.warmup, seed=args.seed,
@@ -398,7 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline", default=None, metavar="ACTIVATION",
                    help="also write gaps.md: every other row's test accuracy minus this activation's (e.g. relu), "
                         "paired by seed, with the paired std and a Student-t 95%% interval")
-    p.add_argument("--within", type=float, default=1.5, metavar="POINTS",
+    p.add_argument("--within", type=float, default=None, metavar="POINTS",
                    help="with --baseline: count the seeds whose gap is at least -POINTS (default 1.5, [A]'s target)")
     p.add_argument("--overwrite", action="store_true",
                    help="write over files of the same names that an earlier report did not write (report.json "

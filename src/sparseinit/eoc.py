@@ -30,6 +30,8 @@ from .activations import activation as _activation_module
 from .theory.piecewise import ACTIVATIONS, PiecewiseLinear, threshold_for_sparsity
 
 DEFAULT_M = 1.0
+# q* spans 12 decades: [B]'s values are O(1–100); beyond these the moments under- or overflow in float64
+Q_STAR_RANGE = (1e-6, 1e6)
 CLIP_MODES = ("absolute", "relative")
 _CLIPPED = ("crelu", "cst")
 
@@ -91,7 +93,11 @@ class EdgeOfChaos:
 def _moments(name: str, tau: float, m: float | None, q_star: float) -> tuple[float, float, float, float]:
     """(σ_w², σ_b², V'(q*), V''(q*)) of the EoC point for this (τ, m)."""
     f = PiecewiseLinear.from_name(name, tau, m)
-    sigma_w2 = 1.0 / float(theory.mean_square_derivative(f, q_star))
+    passing = float(theory.mean_square_derivative(f, q_star))
+    if not passing > 0:
+        raise ValueError(f"no Edge-of-Chaos point for {name} with m={m:.4g} at q_star={q_star:g}: the linear piece "
+                         "is too narrow for any pre-activation to fall on it; use a larger m")
+    sigma_w2 = 1.0 / passing
     sigma_b2 = q_star - sigma_w2 * float(theory.mean_square(f, q_star))
     slope = float(theory.variance_map_slope(f, q_star, sigma_w2))
     curvature = float(theory.variance_map_curvature(f, q_star, sigma_w2))
@@ -102,6 +108,7 @@ def clip_for_slope(activation: str, sparsity: float, slope: float, q_star: float
     """The absolute clip m at which the EoC variance map has V'(q*) = ``slope`` ∈ (0, 1)."""
     check_choice("activation", activation, _CLIPPED)
     slope = check_range("slope", slope, 0.0, 1.0)
+    q_star = check_range("q_star", q_star, *Q_STAR_RANGE, lo_open=False, hi_open=False)
     tau = threshold_for_sparsity(activation, sparsity, q_star)
     root = math.sqrt(q_star)
 
@@ -131,7 +138,7 @@ def edge_of_chaos(
     for an (s, m, q*) with no EoC point (σ_b² < 0).
     """
     check_choice("activation", activation, ACTIVATIONS)
-    q_star = check_range("q_star", q_star, 0.0, None)
+    q_star = check_range("q_star", q_star, *Q_STAR_RANGE, lo_open=False, hi_open=False)
     check_choice("clip", clip, CLIP_MODES)
     if activation == "relu":
         if sparsity is not None and check_range("sparsity", sparsity, 0.0, 1.0) != 0.5:

@@ -34,6 +34,8 @@ def init_eoc_(
     generator: torch.Generator | None = None,
 ) -> nn.Module:
     """Initialise every linear/conv layer of ``model`` in place at ``eoc``; returns the model."""
+    if not isinstance(eoc, EdgeOfChaos):
+        raise TypeError(f"eoc must be an EdgeOfChaos (from sparseinit.edge_of_chaos(...)), got {type(eoc).__name__}")
     layers = weight_layers(model)
     if not layers:
         raise ValueError("model has no nn.Linear or nn.Conv2d layer to initialise")

@@ -17,9 +17,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._validate import check_range
+from ._validate import MAX_SEED, check_int, check_range
 from .eoc import EdgeOfChaos
 from .initialisation import init_eoc_
+
+MAX_Q0 = 1e12  # starting variances beyond this overflow the plots' log axes
 
 
 @dataclass(frozen=True)
@@ -50,10 +52,11 @@ def propagate_network(
     eoc: EdgeOfChaos, q0: float, *, depth: int = 100, width: int = 1000, n_inputs: int = 16, seed: int = 0,
 ) -> Propagation:
     """Push ``n_inputs`` random inputs through a depth-``depth``, width-``width`` random network (float64)."""
-    q0 = check_range("q0", q0, 0.0, None)
-    for name, value in (("depth", depth), ("width", width), ("n_inputs", n_inputs)):
-        if int(value) != value or value < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    q0 = check_range("q0", q0, 0.0, MAX_Q0, hi_open=False)
+    # one width × width float64 layer is reused for every depth: 16,384 units is 2 GiB
+    for name, value, hi in (("depth", depth, 100_000), ("width", width, 16_384), ("n_inputs", n_inputs, 65_536)):
+        check_int(name, value, 1, hi)
+    check_int("seed", seed, 0, MAX_SEED)
     gen = torch.Generator().manual_seed(seed)
     act = eoc.module()
     layer = nn.Linear(width, width, dtype=torch.float64)

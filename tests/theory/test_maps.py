@@ -73,6 +73,22 @@ def test_bad_q_is_a_value_error_not_a_nan(bad):
         theory.variance_map(f, [1.0, bad], 2.0, 0.1)
 
 
+@pytest.mark.parametrize("call,match", [
+    (lambda f: theory.chi1(f, 1.0, -1.0), r"sigma_w2 must be in \(0.0, inf\), got -1.0"),
+    (lambda f: theory.chi1(f, 1.0, np.nan), r"sigma_w2 must be in \(0.0, inf\)"),
+    (lambda f: theory.variance_map(f, 1.0, 1.0, -5.0), r"sigma_b2 must be in \[0.0, inf\), got -5.0"),
+    (lambda f: theory.variance_map_slope(f, 1.0, 0.0), r"sigma_w2 must be in"),
+    (lambda f: theory.variance_map_curvature(f, 1.0, np.inf), r"sigma_w2 must be in"),
+    (lambda f: theory.correlation_map(f, 0.5, 2.0, -0.1), r"sigma_b2 must be in"),
+    (lambda f: theory.propagate_variance(f, 2.0, -1, 2.0, 0.1), r"depth must be a whole number >= 0, got -1"),
+    (lambda f: theory.propagate_variance(f, 2.0, 2.5, 2.0, 0.1), r"depth must be a whole number >= 0, got 2.5"),
+    (lambda f: theory.propagate_variance(f, -2.0, 3, 2.0, 0.1), r"q must be in"),
+])
+def test_bad_variances_and_depths_are_value_errors(call, match):
+    with pytest.raises(ValueError, match=match):
+        call(PiecewiseLinear.from_name("crelu", 1.0, 1.0))
+
+
 def test_bad_rho_is_a_value_error():
     f = PiecewiseLinear.from_name("crelu", 1.0, 1.0)
     with pytest.raises(ValueError, match="rho must be in"):

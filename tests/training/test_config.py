@@ -59,3 +59,20 @@ def test_python_numbers_and_paths_are_normalised_to_the_field_types():
                     data_root=pathlib.Path("/tmp/data"))
     assert (type(c.lr), type(c.seed), type(c.sparsity), c.data_root) == (float, int, float, "/tmp/data")
     assert c.key() == TrainConfig(lr=1.0, seed=3, sparsity=0.85, activation="crelu").key()  # the same run
+
+
+def test_ignored_options_are_named_with_the_reason():
+    c = TrainConfig(model="lenet5", depth=7, budget="erk", readout="flatten")
+    lines = c.ignored_options(["depth", "budget", "readout", "lr"])
+    assert lines == ["--depth has no effect here: lenet5 is not one of [A]'s Edge-of-Chaos models (mlp, cnn)",
+                     "--budget has no effect here: it applies only with --density",
+                     "--readout has no effect here: only the cnn takes it"]
+    # a value equal to what the run uses anyway is not a mistake (relu at 0.5, the default depth)
+    assert TrainConfig(activation="relu", sparsity=0.5, model="lenet5", depth=100).ignored_options(
+        ["sparsity", "depth"]) == []
+    cnn = TrainConfig(model="cnn", readout="flatten", kernel_size=5, activation="crelu", sparsity=0.85, m=2.0)
+    assert cnn.ignored_options(["readout", "kernel_size", "m"]) == []
+    assert TrainConfig(kernel_size=5).ignored_options(["kernel_size"]) == [
+        "--kernel-size has no effect here: only the cnn takes it"]
+    # what is ignored is exactly what normalised() resets
+    assert c.normalised().depth == 100 and c.normalised().budget is None and c.normalised().readout == "pool"

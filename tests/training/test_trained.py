@@ -98,6 +98,9 @@ def test_bad_folders_get_one_line_errors(tmp_path, crelu_run):
     (tmp_path / "started" / "summary.json").write_text(json.dumps({"status": "diverged"}))
     with pytest.raises(ValueError, match=r"ended \(diverged\) before its first epoch finished, so it has no weights"):
         load_run(tmp_path / "started")
+    (tmp_path / "started" / "summary.json").write_text(json.dumps({"status": "ok", "epochs_done": 3}))
+    with pytest.raises(ValueError, match=r"finished 3 epoch\(s\) but its checkpoint\.pt is missing"):
+        load_run(tmp_path / "started")
     (tmp_path / "other").mkdir()  # a checkpoint of another network under this config
     (tmp_path / "other" / "config.json").write_text(json.dumps(config))
     state = torch.load(crelu_run[0] / "checkpoint.pt", weights_only=False)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 
+from .._validate import check_range
 from . import closed_form, quadrature
 from .piecewise import PiecewiseLinear
 from .quadrature import Elementwise
@@ -43,6 +44,18 @@ def _checked(values: np.ndarray, what: str) -> np.ndarray:
     return values[()] if isinstance(values, np.ndarray) else values
 
 
+def _weights(sigma_w2: float, sigma_b2: float = 0.0) -> tuple[float, float]:
+    """(σ_w², σ_b²) as floats, or a one-line ValueError: a variance is finite, σ_w² > 0 and σ_b² ≥ 0."""
+    return (check_range("sigma_w2", sigma_w2, 0.0, None),
+            check_range("sigma_b2", sigma_b2, 0.0, None, lo_open=False))
+
+
+def _depth(depth: Any) -> int:
+    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer, float)) or depth != int(depth) or depth < 0:
+        raise ValueError(f"depth must be a whole number >= 0, got {depth!r}")
+    return int(depth)
+
+
 def _positive(q: Any) -> np.ndarray:
     q = np.asarray(q, dtype=np.float64)
     if np.any(~(q > 0)) or np.any(~np.isfinite(q)):
@@ -64,17 +77,20 @@ def mean_square_derivative(phi: Any, q: Any) -> np.ndarray:
 
 def variance_map(phi: Any, q: Any, sigma_w2: float, sigma_b2: float) -> np.ndarray:
     """V(q) = σ_w² E[φ(√q z)²] + σ_b²."""
+    sigma_w2, sigma_b2 = _weights(sigma_w2, sigma_b2)
     return sigma_w2 * mean_square(phi, q) + sigma_b2
 
 
 def variance_map_slope(phi: Any, q: Any, sigma_w2: float) -> np.ndarray:
     """V'(q) = σ_w² d/dq E[φ(√q z)²]; for CReLU σ_w²{[Φ(b)−Φ(a)] − (b−a)φ_N(b)}, a = τ/√q, b = (τ+m)/√q."""
+    sigma_w2, _ = _weights(sigma_w2)
     mod, f = _backend(phi)
     return sigma_w2 * _checked(mod.mean_square_dq(f, _positive(q)), "V'(q)")
 
 
 def variance_map_curvature(phi: Any, q: Any, sigma_w2: float) -> np.ndarray:
     """V''(q) = σ_w² d²/dq² E[φ(√q z)²]; for ReLU_τ σ_w² a φ_N(a)/(2q) > 0 (the instability of [A] §3)."""
+    sigma_w2, _ = _weights(sigma_w2)
     mod, f = _backend(phi)
     return sigma_w2 * _checked(mod.mean_square_dq2(f, _positive(q)), "V''(q)")
 
@@ -87,6 +103,7 @@ def correlation_map(phi: Any, rho: Any, sigma_w2: float, sigma_b2: float, q: Any
     rho = np.asarray(rho, dtype=np.float64)
     if np.any(~(np.abs(rho) <= 1.0)):
         raise ValueError("rho must be in [-1, 1]")
+    sigma_w2, sigma_b2 = _weights(sigma_w2, sigma_b2)
     mod, f = _backend(phi)
     q = _positive(q)
     cross = mod.cross_moment(f, q, rho)
@@ -95,13 +112,16 @@ def correlation_map(phi: Any, rho: Any, sigma_w2: float, sigma_b2: float, q: Any
 
 def chi1(phi: Any, q: Any, sigma_w2: float) -> np.ndarray:
     """χ1 = σ_w² E[φ'(√q z)²], the slope R'(1) of the correlation map at a fixed point; EoC ⇔ χ1 = 1."""
+    sigma_w2, _ = _weights(sigma_w2)
     return sigma_w2 * mean_square_derivative(phi, q)
 
 
 def propagate_variance(phi: Any, q0: float, depth: int, sigma_w2: float, sigma_b2: float) -> np.ndarray:
     """q^0 = q0, q^{l+1} = V(q^l) for l < depth; an exploding sequence is continued as inf."""
+    depth = _depth(depth)
+    sigma_w2, sigma_b2 = _weights(sigma_w2, sigma_b2)
     qs = np.empty(depth + 1)
-    qs[0] = q0
+    qs[0] = float(_positive(q0))
     for layer in range(depth):
         prev = qs[layer]
         qs[layer + 1] = variance_map(phi, prev, sigma_w2, sigma_b2) if prev < 1e300 else np.inf
@@ -116,8 +136,7 @@ def propagate_correlation(
     On the EoC (χ1 = R'(1) = 1) ρ^l → 1 only polynomially: for a kinked φ, R(ρ) ≈ ρ + c(1−ρ)^{3/2} near 1, so
     1 − ρ^l ≈ 4/(c² l²). The larger c, the sooner every pair of inputs looks alike at depth (ReLU: c = 2√2/(3π)).
     """
-    if not 0 <= depth == int(depth):
-        raise ValueError(f"depth must be a whole number >= 0, got {depth}")
+    depth = _depth(depth)
     if not -1.0 <= rho0 <= 1.0:
         raise ValueError(f"rho0 must be in [-1, 1], got {rho0}")
     rhos = np.empty(int(depth) + 1)

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._validate import check_choice, check_range
+from .._validate import MAX_SEED, check_choice, check_int, check_range
 from ..data import DATASETS
 from ..eoc import CLIP_MODES
 from ..models import READOUTS
@@ -29,7 +29,6 @@ OFFSETS = ("dct", "none")
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "cosine")
 DEVICES = ("auto", "cpu", "cuda")
-MAX_SEED = 2**32 - 1  # what every generator the runs seed (torch, numpy) accepts
 
 
 def _f(default: Any, help: str, **kw: Any) -> Any:
@@ -66,7 +65,7 @@ class TrainConfig:
     sparsity: float | None = _f(None, "target activation sparsity in (0, 1) (relu: 0.5)")
     m: float | None = _f(None, "clip m > 0 for crelu/cst (default 1)")
     slope: float | None = _f(None, "target V'(q*) in (0, 1) for crelu/cst instead of m")
-    q_star: float = _f(1.0, "fixed-point variance q* > 0")
+    q_star: float = _f(1.0, "fixed-point variance q* in [1e-6, 1e6]")
     clip: str = _f("absolute", "m absolute or relative to sqrt(q*)", choices=CLIP_MODES)
     input_scale: float = _f(1.0, "multiply the normalised inputs by this")
     match_input: bool = _f(True, "scale the first layer so its pre-activations start at q*")
@@ -96,18 +95,16 @@ class TrainConfig:
             if "choices" in f.metadata and not (f.default is None and getattr(self, f.name) is None):
                 check_choice(f.name, getattr(self, f.name), f.metadata["choices"])
         for name in ("depth", "width", "kernel_size", "batch_size", "epochs", "rigl_every"):
-            _check_int(name, getattr(self, name), 1)
-        _check_int("seed", self.seed, 0)
-        if self.seed > MAX_SEED:
-            raise ValueError(f"seed must be an integer in [0, {MAX_SEED}], got {self.seed!r}")
-        _check_int("warmup_steps", self.warmup_steps, 0)
-        _check_int("redraw_closed", self.redraw_closed, 0)
+            check_int(name, getattr(self, name), 1)
+        check_int("seed", self.seed, 0, MAX_SEED)
+        check_int("warmup_steps", self.warmup_steps, 0)
+        check_int("redraw_closed", self.redraw_closed, 0)
         check_range("min_selective", self.min_selective, 0.0, 1.0, lo_open=False)
         if self.min_selective and not self.redraw_closed:
             raise ValueError(f"min_selective {self.min_selective:g} needs redraw_closed >= 1 (how many times to "
                              "redraw an initialisation below it)")
         if self.train_subset is not None:
-            _check_int("train_subset", self.train_subset, 2)  # sparsity and selectivity need two inputs
+            check_int("train_subset", self.train_subset, 2)  # sparsity and selectivity need two inputs
         check_range("lr", self.lr, 0.0, None)
         check_range("momentum", self.momentum, 0.0, 1.0, lo_open=False)
         check_range("weight_decay", self.weight_decay, 0.0, None, lo_open=False)
@@ -135,30 +132,47 @@ class TrainConfig:
             return edge_of_chaos(self.activation, self.sparsity, m=self.m, slope=self.slope, q_star=self.q_star,
                                  clip=self.clip)
 
+    def _ignored(self) -> list[tuple[tuple[str, ...], str]]:
+        """The options this run ignores, in groups, each with the reason."""
+        groups = []
+        if self.model not in EOC_MODELS:
+            groups.append((("depth", "width", "kernel_size", "activation", "sparsity", "m", "slope", "q_star", "clip",
+                            "match_input", "redraw_closed", "min_selective"),
+                           f"{self.model} is not one of [A]'s Edge-of-Chaos models (mlp, cnn)"))
+        else:
+            groups.append((("width_multiplier",), "only vgg*/resnet* take it"))
+        if self.model == "mlp":
+            groups.append((("readout", "kernel_size"), "only the cnn takes it"))
+        elif self.model != "cnn":
+            groups.append((("readout",), "only the cnn takes it"))
+        activation = self.activation if self.model in EOC_MODELS else TrainConfig.activation
+        if activation == "relu":
+            groups.append((("sparsity",), "relu's activation sparsity is 0.5"))
+        if activation not in ("crelu", "cst"):
+            groups.append((("m", "slope", "clip"), f"{activation} is not clipped (only crelu and cst are)"))
+        if self.density is None:
+            groups.append((("offset", "budget", "prune_method", "keep_first", "keep_last", "rigl"),
+                           "it applies only with --density"))
+        if not (self.density is not None and self.rigl):
+            groups.append((("rigl_every", "rigl_drop", "rigl_stop"), "it applies only with --rigl"))
+        return groups
+
     def normalised(self) -> TrainConfig:
         """The same run with the options it ignores reset to their defaults: relu has s = 0.5; m/slope only
         clip crelu/cst; [C]'s models ignore the EoC options; a dense model ignores the pruning options."""
         defaults = {f.name: f.default for f in dataclasses.fields(self)}
-        changes: dict[str, Any] = {}
-        if self.model not in EOC_MODELS:
-            changes.update({k: defaults[k] for k in ("depth", "width", "kernel_size", "activation", "sparsity", "m",
-                                                      "slope", "q_star", "clip", "match_input", "redraw_closed",
-                                                      "min_selective")})
-        else:
-            changes["width_multiplier"] = defaults["width_multiplier"]
-        if self.model != "cnn":
-            changes["readout"] = defaults["readout"]
-        activation = changes.get("activation", self.activation)
-        if activation == "relu":
+        changes: dict[str, Any] = {k: defaults[k] for keys, _ in self._ignored() for k in keys}
+        if changes.get("activation", self.activation) == "relu":
             changes["sparsity"] = 0.5
-        if activation not in ("crelu", "cst"):
-            changes.update(m=None, slope=None, clip="absolute")
-        if self.density is None:
-            changes.update({k: defaults[k] for k in ("offset", "budget", "prune_method", "keep_first", "keep_last",
-                                                      "rigl")})
-        if not (self.density is not None and self.rigl):
-            changes.update({k: defaults[k] for k in ("rigl_every", "rigl_drop", "rigl_stop")})
         return dataclasses.replace(self, **changes)
+
+    def ignored_options(self, given: Any) -> list[str]:
+        """For each option named in ``given`` that this run ignores (its value would be reset by
+        :meth:`normalised`), a line saying why; the command line refuses them, sweeps drop them."""
+        plain = self.normalised()
+        reasons = {k: why for keys, why in self._ignored() for k in keys}
+        return [f"--{name.replace('_', '-')} has no effect here: {reasons[name]}" for name in given
+                if name in reasons and getattr(self, name) != getattr(plain, name)]
 
     def identity(self) -> dict[str, Any]:
         """The options that define the run's numbers (not where it runs)."""
@@ -193,11 +207,6 @@ class TrainConfig:
         if drop_ignored and values.get("activation", cls.activation) == "relu":
             values.pop("sparsity", None)
         return cls(**values)
-
-
-def _check_int(name: str, value: Any, lo: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < lo:
-        raise ValueError(f"{name} must be an integer >= {lo}, got {value!r}")
 
 
 def field_type(f: dataclasses.Field) -> type:

@@ -80,6 +80,9 @@ def load_grid(path: str | Path) -> list[TrainConfig]:
     for key, values in grid.items():
         if not isinstance(values, list) or not values:
             raise ValueError(f"{where}: grid.{key} must be a non-empty list, got {values!r}")
+        twice = [v for i, v in enumerate(values) if v in values[:i]]
+        if twice:  # the run would be listed once: a typo for another value, most likely
+            raise ValueError(f"{where}: grid.{key} lists {twice[0]!r} more than once")
     both = sorted(set(base) & set(grid))
     if both:
         raise ValueError(f"{where}: {both[0]!r} is in both [base] and [grid]")

@@ -107,6 +107,9 @@ def _load(folder: str | Path, device: str) -> tuple[TrainedRun, RunData]:
     checkpoint = run_dir.load_checkpoint(folder)
     if checkpoint is None:
         summary = run_dir.read_summary(folder)
+        if summary is not None and summary.get("epochs_done"):
+            raise ValueError(f"run folder {folder} holds a run that finished {summary['epochs_done']} epoch(s) but "
+                             f"its {run_dir.CHECKPOINT} is missing (moved or deleted?): no weights to load")
         if summary is not None:  # finished without a checkpoint: it diverged in its first epoch
             raise ValueError(f"run folder {folder} holds a run that ended ({summary.get('status')}) before its "
                              f"first epoch finished, so it has no weights to load ({run_dir.CHECKPOINT})")
