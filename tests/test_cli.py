@@ -68,7 +68,7 @@ def test_refuses_to_overwrite(capsys, tmp_path):
     (["train", "--out", "never-written", "--model", "lenet5", "--depth", "7"], "--depth has no effect here"),
     (["train", "--out", "never-written", "--readout", "flatten"], "--readout has no effect here: only the cnn"),
     (["train", "--out", "never-written", "--sparsity", "0.9"], "--sparsity has no effect here: relu's"),
-    (["report", "no-such-folder", "--within", "2"], "--within counts seeds against a baseline"),
+    (["report", "no-such-folder", "--within", "2"], "within counts seeds against a baseline: give baseline too"),
 ])
 def test_bad_values_give_one_line_errors(capsys, argv, message, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -113,7 +113,7 @@ def test_default_m_and_result_api():
     (("crelu", 0.85), {"q_star": 0.0}, r"q_star must be in \[1e-06, 1000000.0\]"),
     (("crelu", 0.8), {"q_star": 1e100}, r"q_star must be in \[1e-06, 1000000.0\], got 1e\+100"),
     (("cst", 0.8), {"q_star": 1e-200}, r"q_star must be in \[1e-06, 1000000.0\]"),
-    (("crelu", 0.85), {"m": 1e-300}, "no Edge-of-Chaos point for crelu with m=1e-300.*use a larger m"),
+    (("crelu", 0.85), {"m": 1e-300}, "no Edge-of-Chaos point for crelu with absolute m=1e-300.*use a larger m"),
     (("crelu", "0.8"), {}, "sparsity must be a number, got '0.8'"),
     (("crelu", 0.8), {"m": True}, "m must be a number, got True"),
     (("relu_tau", 0.85), {"m": 1.0}, "takes no m or slope"),

@@ -23,7 +23,7 @@ def check_range(
     lo_open: bool = True, hi_open: bool = True,
 ) -> float:
     """Return ``float(value)`` if it lies in the interval, else raise ``ValueError`` naming it and the interval."""
-    if isinstance(value, (str, bytes, bool)):  # float("0.8") and float(True) would pass silently
+    if isinstance(value, (str, bytes, bool)) or type(value).__name__ == "bool_":  # float("0.8"), float(True)
         raise ValueError(f"{name} must be a number, got {value!r}")
     try:
         v = float(value)

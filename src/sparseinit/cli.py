@@ -196,10 +196,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> None:
     from .training.report import report
 
-    if args.within is not None and args.baseline is None:
-        raise ValueError("--within counts seeds against a baseline: give --baseline ACTIVATION too (e.g. relu)")
-    paths = report(args.folder, also=args.also, baseline=args.baseline,
-                   within=1.5 if args.within is None else args.within, overwrite=args.overwrite)
+    paths = report(args.folder, also=args.also, baseline=args.baseline, within=args.within,
+                   overwrite=args.overwrite)
     print(Path(paths["table"]).read_text(), end="")
     if "gaps" in paths:
         print(Path(paths["gaps"]).read_text(), end="")

@@ -95,8 +95,8 @@ def _moments(name: str, tau: float, m: float | None, q_star: float) -> tuple[flo
     f = PiecewiseLinear.from_name(name, tau, m)
     passing = float(theory.mean_square_derivative(f, q_star))
     if not passing > 0:
-        raise ValueError(f"no Edge-of-Chaos point for {name} with m={m:.4g} at q_star={q_star:g}: the linear piece "
-                         "is too narrow for any pre-activation to fall on it; use a larger m")
+        raise ValueError(f"no Edge-of-Chaos point for {name} with absolute m={m:.4g} at q_star={q_star:g}: the "
+                         "linear piece is too narrow for any pre-activation to fall on it; use a larger m")
     sigma_w2 = 1.0 / passing
     sigma_b2 = q_star - sigma_w2 * float(theory.mean_square(f, q_star))
     slope = float(theory.variance_map_slope(f, q_star, sigma_w2))

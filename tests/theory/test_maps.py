@@ -82,11 +82,25 @@ def test_bad_q_is_a_value_error_not_a_nan(bad):
     (lambda f: theory.correlation_map(f, 0.5, 2.0, -0.1), r"sigma_b2 must be in"),
     (lambda f: theory.propagate_variance(f, 2.0, -1, 2.0, 0.1), r"depth must be a whole number >= 0, got -1"),
     (lambda f: theory.propagate_variance(f, 2.0, 2.5, 2.0, 0.1), r"depth must be a whole number >= 0, got 2.5"),
-    (lambda f: theory.propagate_variance(f, -2.0, 3, 2.0, 0.1), r"q must be in"),
+    (lambda f: theory.propagate_variance(f, -2.0, 3, 2.0, 0.1), r"q0 must be in \(0.0, inf\)"),
+    (lambda f: theory.propagate_variance(f, [1.0, 2.0], 3, 2.0, 0.1), r"q0 must be one number"),
+    (lambda f: theory.propagate_variance(f, 2.0, float("inf"), 2.0, 0.1), r"depth must be a whole number"),
+    (lambda f: theory.propagate_variance(f, 2.0, float("nan"), 2.0, 0.1), r"depth must be a whole number"),
+    (lambda f: theory.propagate_correlation(f, "0.5", 3, 2.0, 0.1), r"rho0 must be a number"),
+    (lambda f: theory.propagate_correlation(f, 0.5, 0, -1.0, 0.1), r"sigma_w2 must be in"),
+    (lambda f: theory.propagate_correlation(f, 0.5, 0, 2.0, 0.1, q=0.0), r"q must be in"),
 ])
 def test_bad_variances_and_depths_are_value_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call(PiecewiseLinear.from_name("crelu", 1.0, 1.0))
+
+
+def test_numpy_scalars_are_accepted_where_python_numbers_are():
+    f = PiecewiseLinear.from_name("crelu", 1.0, 1.0)
+    plain = theory.propagate_variance(f, 2.0, 5, 2.0, 0.1)
+    assert np.array_equal(theory.propagate_variance(f, np.float32(2.0), np.float32(5.0), np.int64(2), 0.1), plain)
+    assert np.array_equal(theory.propagate_correlation(f, np.float64(0.5), np.int32(3), 2.0, 0.0),
+                          theory.propagate_correlation(f, 0.5, 3, 2.0, 0.0))
 
 
 def test_bad_rho_is_a_value_error():

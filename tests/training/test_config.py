@@ -74,5 +74,13 @@ def test_ignored_options_are_named_with_the_reason():
     assert cnn.ignored_options(["readout", "kernel_size", "m"]) == []
     assert TrainConfig(kernel_size=5).ignored_options(["kernel_size"]) == [
         "--kernel-size has no effect here: only the cnn takes it"]
+    # the root reason comes first; a boolean switched off is named by its --no- spelling
+    assert TrainConfig(model="resnet18", activation="crelu", sparsity=0.85, match_input=False).ignored_options(
+        ["sparsity", "match_input"]) == [
+        "--sparsity has no effect here: resnet18 is not one of [A]'s Edge-of-Chaos models (mlp, cnn)",
+        "--no-match-input has no effect here: resnet18 is not one of [A]'s Edge-of-Chaos models (mlp, cnn)"]
+    assert TrainConfig(model="lenet5", width_multiplier=2.0).ignored_options(["width_multiplier"]) == [
+        "--width-multiplier has no effect here: only vgg*/resnet* take it"]
+    assert TrainConfig(model="vgg11", width_multiplier=2.0).ignored_options(["width_multiplier"]) == []
     # what is ignored is exactly what normalised() resets
     assert c.normalised().depth == 100 and c.normalised().budget is None and c.normalised().readout == "pool"

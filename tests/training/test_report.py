@@ -233,7 +233,9 @@ def test_report_writes_gaps_and_checks_before_writing(tmp_path):
     rows, varying = _pairs_fixture(tmp_path)
     with pytest.raises(ValueError, match="no gelu runs to pair with \\(activations here: crelu, cst, relu\\)"):
         report.report(tmp_path, baseline="gelu")
-    for bad in (0, float("nan"), float("inf")):
+    with pytest.raises(ValueError, match="within counts seeds against a baseline: give baseline too"):
+        report.report(tmp_path, within=2.0)
+    for bad in (0, float("nan"), float("inf"), True):
         with pytest.raises(ValueError, match=r"within must be a number of points in \(0, inf\), got"):
             report.report(tmp_path, baseline="relu", within=bad)
     assert not (tmp_path / "table.md").exists()

@@ -13,6 +13,8 @@ infinite-width limit, Gaussian with variance q^l, and
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,9 +53,16 @@ def _weights(sigma_w2: float, sigma_b2: float = 0.0) -> tuple[float, float]:
 
 
 def _depth(depth: Any) -> int:
-    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer, float)) or depth != int(depth) or depth < 0:
+    whole = isinstance(depth, numbers.Real) and not isinstance(depth, (bool, np.bool_)) and math.isfinite(depth)
+    if not (whole and depth == int(depth) and depth >= 0):
         raise ValueError(f"depth must be a whole number >= 0, got {depth!r}")
     return int(depth)
+
+
+def _one_positive(name: str, value: Any) -> float:
+    if np.ndim(value) != 0:
+        raise ValueError(f"{name} must be one number, got an array of shape {np.shape(value)}")
+    return check_range(name, value, 0.0, None)
 
 
 def _positive(q: Any) -> np.ndarray:
@@ -121,7 +130,7 @@ def propagate_variance(phi: Any, q0: float, depth: int, sigma_w2: float, sigma_b
     depth = _depth(depth)
     sigma_w2, sigma_b2 = _weights(sigma_w2, sigma_b2)
     qs = np.empty(depth + 1)
-    qs[0] = float(_positive(q0))
+    qs[0] = _one_positive("q0", q0)
     for layer in range(depth):
         prev = qs[layer]
         qs[layer + 1] = variance_map(phi, prev, sigma_w2, sigma_b2) if prev < 1e300 else np.inf
@@ -137,8 +146,11 @@ def propagate_correlation(
     1 − ρ^l ≈ 4/(c² l²). The larger c, the sooner every pair of inputs looks alike at depth (ReLU: c = 2√2/(3π)).
     """
     depth = _depth(depth)
-    if not -1.0 <= rho0 <= 1.0:
-        raise ValueError(f"rho0 must be in [-1, 1], got {rho0}")
+    if np.ndim(rho0) != 0:
+        raise ValueError(f"rho0 must be one number, got an array of shape {np.shape(rho0)}")
+    rho0 = check_range("rho0", rho0, -1.0, 1.0, lo_open=False, hi_open=False)
+    sigma_w2, sigma_b2 = _weights(sigma_w2, sigma_b2)
+    q = _one_positive("q", q)
     rhos = np.empty(int(depth) + 1)
     rhos[0] = rho0
     # min(1, ·): rounding can put R(ρ) a few ulps above 1 near the fixed point, outside R's domain.

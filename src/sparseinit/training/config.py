@@ -139,7 +139,7 @@ class TrainConfig:
             groups.append((("depth", "width", "kernel_size", "activation", "sparsity", "m", "slope", "q_star", "clip",
                             "match_input", "redraw_closed", "min_selective"),
                            f"{self.model} is not one of [A]'s Edge-of-Chaos models (mlp, cnn)"))
-        else:
+        if not self.model.startswith(("vgg", "resnet")):
             groups.append((("width_multiplier",), "only vgg*/resnet* take it"))
         if self.model == "mlp":
             groups.append((("readout", "kernel_size"), "only the cnn takes it"))
@@ -170,9 +170,16 @@ class TrainConfig:
         """For each option named in ``given`` that this run ignores (its value would be reset by
         :meth:`normalised`), a line saying why; the command line refuses them, sweeps drop them."""
         plain = self.normalised()
-        reasons = {k: why for keys, why in self._ignored() for k in keys}
-        return [f"--{name.replace('_', '-')} has no effect here: {reasons[name]}" for name in given
-                if name in reasons and getattr(self, name) != getattr(plain, name)]
+        reasons: dict[str, str] = {}
+        for keys, why in self._ignored():  # the first reason is the root one (a model without an EoC point)
+            for k in keys:
+                reasons.setdefault(k, why)
+        lines = []
+        for name in given:
+            if name in reasons and getattr(self, name) != getattr(plain, name):
+                flag = ("no-" if getattr(self, name) is False else "") + name.replace("_", "-")
+                lines.append(f"--{flag} has no effect here: {reasons[name]}")
+        return lines
 
     def identity(self) -> dict[str, Any]:
         """The options that define the run's numbers (not where it runs)."""

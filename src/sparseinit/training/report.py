@@ -294,7 +294,7 @@ def paired_gaps(rows: list[dict[str, Any]], baseline: str = "relu", within: floa
     """
     from scipy import stats
 
-    if not (isinstance(within, (int, float)) and 0 < within < math.inf):
+    if isinstance(within, bool) or not (isinstance(within, (int, float)) and 0 < within < math.inf):
         raise ValueError(f"within must be a number of points in (0, inf), got {within!r}")
     bases: dict[str, list[dict]] = defaultdict(list)
     for row in rows:
@@ -398,19 +398,23 @@ def _claim(folder: Path, names: Sequence[str], overwrite: bool) -> list[str]:
 
 
 def report(folder: str | Path, also: Sequence[str | Path] = (), baseline: str | None = None,
-           within: float = 1.5, overwrite: bool = False) -> dict[str, Path]:
+           within: float | None = None, overwrite: bool = False) -> dict[str, Path]:
     """Write table.md, accuracy_vs_sparsity.png and curves.png for the runs below ``folder`` (and ``also``).
 
     ``also``: more folders (sweeps or single runs) whose runs join the report; nothing is written into them.
     ``baseline``: an activation (e.g. ``relu``); adds gaps.md, every other row against it seed by seed
-    (:func:`paired_gaps`, counting seeds within ``within`` points). The files of the previous report in
-    ``folder`` are replaced (and those it wrote that this one does not are removed, so no stale gaps.md is left);
-    any other file in the way is refused unless ``overwrite``.
+    (:func:`paired_gaps`, counting seeds within ``within`` points, default 1.5: [A]'s target). The files of the
+    previous report in ``folder`` are replaced (and those it wrote that this one does not are removed, so no stale
+    gaps.md is left); any other file in the way is refused unless ``overwrite``.
     """
     import matplotlib.pyplot as plt
 
     from ..figures import save_figure  # selects the Agg backend
 
+    if within is not None and baseline is None:
+        raise ValueError("within counts seeds against a baseline: give baseline too (--baseline ACTIVATION, "
+                         "e.g. relu)")
+    within = 1.5 if within is None else within
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"{folder} is not a folder of runs")
