@@ -1,26 +1,36 @@
-"""The [A]-CNN comparison over seeds 0-7: seeds 0-6 from table_equivalence.txt, seed 7 from its run folders.
+"""The [A]-CNN comparison over seeds 0-7: seeds 0-6 from table_equivalence.txt, seed 7 from its committed table.
 
 The run folders of seeds 0-6 (runs/a_cnn/..., git-ignored) did not survive into the session that ran seed 7
 (experiments/a_cnn/width32_flatten_batch32_epochs20_seed7.toml), so `sparseinit report` cannot pool them. Their
 test accuracies are in results/a_cnn/table_equivalence.txt, written by table_equivalence.py from those folders'
 summary.json files; on 10,000 test images a test accuracy is a multiple of 0.01 %, so the two decimals printed there
-are exact. This script pairs each crelu / cst seed with ReLU's and prints the table `sparseinit report` writes to
-gaps.md (paired gap mean, std, Student-t 95 % interval, seeds within 1.5 points), and the same over the seeds that
-train (test accuracy >= 15 %; chance is 10 %).
+are exact. Seed 7's are read from width32_flatten_batch32_epochs20_seed7/runs_transcribed.csv (its one-seed
+table.md, where the mean is the run). This script pairs each crelu / cst seed with ReLU's and prints the table
+`sparseinit report` writes to gaps.md (paired gap mean, std, Student-t 95 % interval, seeds within 1.5 points), and
+the same over the seeds that train (test accuracy >= 15 %; chance is 10 %).
 
 With ``--replace DIR ...`` the finished runs in those sweep folders take the place of the same activation and seed
 (crelu_min_selective_seeds015.toml: crelu seeds 0, 1 and 5 redrawn under min_selective = 0.1). With ``--add DIR ...``
 the finished runs in those folders join as further seeds (min_selective_seeds12to15.toml: crelu and ReLU); a seed
 enters an activation's row when that activation and ReLU both finished it, and runs still going are named and left out.
+Either takes a CSV file in place of a folder: the runs.csv that `sparseinit report` writes (rows not finished are
+left out as above), or a runs_transcribed.csv (activation, seed, test_accuracy, source) committed for sweeps whose
+run folders are gone and whose report predates runs.csv: each row names the committed table it was copied from.
 
-Run: .venv/bin/python experiments/a_cnn/seeds0to7.py > results/a_cnn/width32_flatten_batch32_epochs20_seeds0to7/gaps.md
-     .venv/bin/python experiments/a_cnn/seeds0to7.py --replace runs/a_cnn/crelu_min_selective_seeds015 \
+Run (from a fresh clone: every input is committed):
+     .venv/bin/python experiments/a_cnn/seeds0to7.py > results/a_cnn/width32_flatten_batch32_epochs20_seeds0to7/gaps.md
+     .venv/bin/python experiments/a_cnn/seeds0to7.py \
+         --replace results/a_cnn/crelu_min_selective_seeds015/runs_transcribed.csv \
          > results/a_cnn/crelu_min_selective_seeds0to7/gaps.md
-     .venv/bin/python experiments/a_cnn/seeds0to7.py --replace runs/a_cnn/crelu_min_selective_seeds015 \
-         --add runs/a_cnn/min_selective_seeds12to15 > results/a_cnn/crelu_min_selective_pooled/gaps.md
+     .venv/bin/python experiments/a_cnn/seeds0to7.py \
+         --replace results/a_cnn/crelu_min_selective_seeds015/runs_transcribed.csv \
+         --add results/a_cnn/min_selective_seeds12to15/runs_transcribed.csv \
+               results/a_cnn/min_selective_seeds8to11/runs.csv \
+         > results/a_cnn/crelu_min_selective_pooled/gaps.md
 """
 
 import argparse
+import csv
 import json
 import math
 import re
@@ -31,21 +41,46 @@ from scipy import stats
 
 ROOT = Path(__file__).resolve().parents[2]
 EQUIVALENCE = ROOT / "results/a_cnn/table_equivalence.txt"
-SEED7 = ROOT / "runs/a_cnn/width32_flatten_batch32_epochs20_seed7"
+SEED7 = ROOT / "results/a_cnn/width32_flatten_batch32_epochs20_seed7/runs_transcribed.csv"
 WITHIN = 1.5
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
 parser.add_argument("--replace", nargs="+", type=Path, default=[], metavar="DIR",
-                    help="sweep folders whose finished runs replace the same activation and seed")
+                    help="sweep folders (or CSV files of runs) whose finished runs replace the same activation and "
+                         "seed")
 parser.add_argument("--add", nargs="+", type=Path, default=[], metavar="DIR",
-                    help="sweep folders whose finished runs join as further seeds (runs still going are left out)")
+                    help="sweep folders (or CSV files of runs) whose finished runs join as further seeds (runs "
+                         "still going are left out)")
 arguments = parser.parse_args()
 replace, add = arguments.replace, arguments.add
 left_out: list[str] = []
 
 
+def _listed_runs(table: Path, partial: bool) -> dict[tuple[str, int], float]:
+    """Test accuracy by (activation, seed) from a CSV of runs (report's runs.csv, or a runs_transcribed.csv)."""
+    found = {}
+    with table.open(newline="") as handle:
+        for number, line in enumerate(csv.DictReader(handle), 2):
+            status, done, epochs = line.get("status"), line.get("epochs_done"), line.get("epochs")
+            if (status is not None and status != "ok") or (done and epochs and done != epochs):
+                if not partial:
+                    raise SystemExit(f"{table} line {number}: not a finished run")
+                left_out.append(line.get("run") or f"{line['activation']} seed {line['seed']}")
+                continue
+            key = (line["activation"], int(line["seed"]))
+            if key in found:
+                raise SystemExit(f"{table} line {number}: {key[0]} seed {key[1]} is listed twice")
+            found[key] = float(line["test_accuracy"])
+    if not found:
+        raise SystemExit(f"{table}: no finished run")
+    return found
+
+
 def finished_runs(folder: Path, partial: bool = False) -> dict[tuple[str, int], float]:
-    """Test accuracy of each run in a sweep folder by (activation, seed); unfinished runs: an error, or skipped."""
+    """Test accuracy of each run in a sweep folder (or CSV of runs) by (activation, seed); unfinished runs: an
+    error, or skipped."""
+    if folder.suffix == ".csv":
+        return _listed_runs(folder, partial)
     found = {}
     for run in sorted(path for path in folder.iterdir() if path.is_dir()):
         summary_path = run / "summary.json"

@@ -421,8 +421,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="table and plots of the runs in a folder",
                        description="Group the finished runs below FOLDER by config up to the seed and write "
                                    "table.md (mean ± std test accuracy, fraction diverged, measured sparsity), "
-                                   "accuracy_vs_sparsity.png and curves.png (accuracy_vs_depth.png where "
-                                   "depth varies) into FOLDER.")
+                                   "runs.csv (one row per run), accuracy_vs_sparsity.png and curves.png "
+                                   "(accuracy_vs_depth.png where depth varies) into FOLDER.")
     p.add_argument("folder", help="a sweep folder (or any folder holding run folders)")
     p.add_argument("--also", nargs="+", default=[], metavar="RUNS",
                    help="more sweep or run folders whose runs join the report (nothing is written into them)")

@@ -311,3 +311,28 @@ def test_the_clip_column_says_where_the_clip_mode_changes_nothing(tmp_path):
     rows_as_cells = [[c.strip() for c in line.split("|")] for line in table[2:]]
     seen = {(r[head.index("activation")], r[head.index("q_star")], r[head.index("clip")]) for r in rows_as_cells}
     assert seen == {("relu", "4", "–"), ("crelu", "1", "either"), ("crelu", "4", "relative"), ("cst", "4", "absolute")}
+
+
+def test_runs_csv_lists_every_run_with_its_seed_and_summary(tmp_path):
+    import csv
+
+    base = {"dataset": "mnist", "model": "mlp", "depth": 20, "sparsity": 0.5}
+    _fake_run(tmp_path / "sweep" / "b", {**base, "activation": "relu", "seed": 1}, 96.5, epochs_done=3,
+              init_redraws=None)
+    _fake_run(tmp_path / "sweep" / "a", {**base, "activation": "relu", "seed": 0}, 97.25, epochs_done=3)
+    _fake_run(tmp_path / "sweep" / "c", {**base, "activation": "crelu", "sparsity": 0.85, "seed": 0}, 95.0,
+              epochs_done=2, init_redraws=1)
+    _fake_run(tmp_path / "other" / "d", {**base, "activation": "relu", "depth": 40, "seed": 0}, 90.0)
+    paths = report.report(tmp_path / "sweep", also=[tmp_path / "other"])
+    rows = list(csv.DictReader(paths["runs"].open()))
+    # crelu's unset m is spelled out (its default), so m varies too
+    assert list(rows[0])[:6] == ["run", "activation", "seed", "depth", "m", "sparsity"]
+    # sorted by activation, then seed, then the varying keys; runs joined from elsewhere keep their own path
+    assert [(r["run"], r["activation"], r["seed"], r["depth"]) for r in rows] == [
+        ("c", "crelu", "0", "20"), ("a", "relu", "0", "20"), (str(tmp_path / "other" / "d"), "relu", "0", "40"),
+        ("b", "relu", "1", "20")]
+    assert [float(r["test_accuracy"]) for r in rows] == [95.0, 97.25, 90.0, 96.5]
+    assert [r["init_redraws"] for r in rows] == ["1", "", "", ""]
+    assert [r["epochs_done"] for r in rows] == ["2", "3", "", "3"]
+    assert [r["epochs"] for r in rows] == [""] * 4  # the fake summaries do not say
+    assert "runs.csv" in json.loads((tmp_path / "sweep" / "report.json").read_text())["files"]

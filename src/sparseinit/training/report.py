@@ -2,7 +2,8 @@
 
 ``report(folder)`` reads every ``summary.json`` (and its ``config.json``) below ``folder``, groups runs that
 differ only in their seed, and writes ``table.md``, ``accuracy_vs_sparsity.png`` and ``curves.png`` into
-``folder`` (derived files: regenerated, never the runs themselves), and ``accuracy_vs_depth.png`` where runs differ
+``folder`` (derived files: regenerated, never the runs themselves), ``runs.csv`` (one row per run, so that seeds
+can be pooled across reports after the run folders are gone), and ``accuracy_vs_depth.png`` where runs differ
 in depth. ``report.json`` lists what a call wrote: the next call replaces those files and removes the ones it does
 not write again, and refuses to write over any other file of the same name unless told to overwrite. With a
 baseline activation it also writes ``gaps.md``: each row minus the baseline, paired by seed.
@@ -382,6 +383,36 @@ def gaps_markdown(gaps: list[dict[str, Any]], varying: list[str], baseline: str 
 MANIFEST = "report.json"
 
 
+RUN_COLUMNS = ("status", "epochs_done", "epochs", "test_accuracy", "val_accuracy", "train_sparsity", "test_sparsity",
+               "init_redraws", "wall_time_s")
+
+
+def runs_csv(runs: list[dict[str, Any]], varying: list[str], folder: Path | None = None) -> str:
+    """One CSV row per run: its folder (relative to ``folder`` where below it), activation, seed, the identity
+    keys that vary between rows, then :data:`RUN_COLUMNS` from its summary (empty where a summary lacks one)."""
+    import csv
+    import io
+
+    keys = ["activation", "seed", *(k for k in varying if k != "activation")]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["run", *keys, *RUN_COLUMNS])
+
+    def where(run: dict[str, Any]) -> str:
+        path = Path(run["folder"])
+        if folder is not None and path.resolve().is_relative_to(folder.resolve()):
+            return path.resolve().relative_to(folder.resolve()).as_posix()
+        return path.as_posix()
+
+    def cell(value: Any) -> Any:
+        return "" if value is None else json.dumps(value) if isinstance(value, (list, dict, bool)) else value
+
+    for run in sorted(runs, key=lambda r: (*(_order(r["identity"].get(k)) for k in keys), where(r))):
+        writer.writerow([where(run), *(cell(run["identity"].get(k)) for k in keys),
+                         *(cell(run["summary"].get(k)) for k in RUN_COLUMNS)])
+    return out.getvalue()
+
+
 def _claim(folder: Path, names: Sequence[str], overwrite: bool) -> list[str]:
     """Check that ``names`` may be written into ``folder``: each is absent, or was written by the last report
     there (listed in report.json), or ``overwrite``. Returns the last report's files that this one leaves out."""
@@ -399,7 +430,8 @@ def _claim(folder: Path, names: Sequence[str], overwrite: bool) -> list[str]:
 
 def report(folder: str | Path, also: Sequence[str | Path] = (), baseline: str | None = None,
            within: float | None = None, overwrite: bool = False) -> dict[str, Path]:
-    """Write table.md, accuracy_vs_sparsity.png and curves.png for the runs below ``folder`` (and ``also``).
+    """Write table.md, runs.csv, accuracy_vs_sparsity.png and curves.png for the runs below ``folder`` (and
+    ``also``).
 
     ``also``: more folders (sweeps or single runs) whose runs join the report; nothing is written into them.
     ``baseline``: an activation (e.g. ``relu``); adds gaps.md, every other row against it seed by seed
@@ -434,7 +466,8 @@ def report(folder: str | Path, also: Sequence[str | Path] = (), baseline: str | 
         raise ValueError(f"no finished runs (summary.json) below {folder}")
     rows, varying = aggregate(runs)
     gaps = paired_gaps(rows, baseline, within) if baseline is not None else None  # its errors before any write
-    names = {"table": "table.md", "accuracy": "accuracy_vs_sparsity.png", "curves": "curves.png"}
+    names = {"table": "table.md", "runs": "runs.csv", "accuracy": "accuracy_vs_sparsity.png",
+             "curves": "curves.png"}
     if gaps is not None:
         names["gaps"] = "gaps.md"
     if "depth" in varying:
@@ -452,6 +485,7 @@ def report(folder: str | Path, also: Sequence[str | Path] = (), baseline: str | 
         atomic_write(path, lambda fh: fh.write(text.encode()))
 
     write_text(paths["table"], table_markdown(rows, varying))
+    write_text(paths["runs"], runs_csv(runs, varying, folder))
     if gaps is not None:
         write_text(paths["gaps"], gaps_markdown(gaps, varying, baseline))
 
