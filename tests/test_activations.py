@@ -90,8 +90,8 @@ def test_classes_repr_and_registry():
 @pytest.mark.parametrize("args,match", [
     (("gelu",), "unknown activation 'gelu'; choose one of relu, relu_tau, st, crelu, cst"),
     (("crelu", 1.0), "crelu needs the clip m"),
-    (("crelu", 1.0, -2.0), r"m must be in \(0.0, inf\), got -2.0"),
-    (("relu_tau", -1.0), r"tau must be in \[0.0, inf\), got -1.0"),
+    (("crelu", 1.0, -2.0), r"m must be in \(0, inf\), got -2.0"),
+    (("relu_tau", -1.0), r"tau must be in \[0, inf\), got -1.0"),
     (("st", 1.0, 1.0), "st takes no clip m"),
     (("relu_tau", float("nan")), "tau must be in"),
 ])

@@ -36,7 +36,7 @@ def test_errors():
     p = edge_of_chaos("relu")
     with pytest.raises(ValueError, match=r"no nn\.Linear or nn\.Conv2d"):
         init_eoc_(nn.Sequential(nn.ReLU()), p)
-    with pytest.raises(ValueError, match=r"input_second_moment must be in \(0.0, inf\)"):
+    with pytest.raises(ValueError, match=r"input_second_moment must be in \(0, inf\)"):
         init_eoc_(nn.Linear(3, 3), p, input_second_moment=0.0)
     with pytest.raises(TypeError, match=r"eoc must be an EdgeOfChaos .*got str"):
         init_eoc_(nn.Linear(3, 3), "crelu")

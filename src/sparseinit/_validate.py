@@ -18,6 +18,12 @@ def check_int(name: str, value: object, lo: int, hi: int | None = None) -> int:
     return int(value)
 
 
+def _bound(x: float) -> str:
+    """A bound as a reader writes it: 0 not 0.0, 1e+12 not 1000000000000.0 (repr where %g would round it)."""
+    short = f"{x:g}"
+    return short if float(short) == x else repr(x)
+
+
 def check_range(
     name: str, value: float, lo: float | None = None, hi: float | None = None, *,
     lo_open: bool = True, hi_open: bool = True,
@@ -31,7 +37,7 @@ def check_range(
         raise ValueError(f"{name} must be a number, got {value!r}") from None
     left = "(" if lo_open else "["
     right = ")" if hi_open else "]"
-    interval = f"{left}{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}{right}"
+    interval = f"{left}{'-inf' if lo is None else _bound(lo)}, {'inf' if hi is None else _bound(hi)}{right}"
     ok = math.isfinite(v)
     if ok and lo is not None:
         ok = v > lo if lo_open else v >= lo

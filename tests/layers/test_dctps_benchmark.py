@@ -51,7 +51,7 @@ def test_cli_writes_files_and_refuses_to_overwrite(capsys, tmp_path):
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["--densities", "0"], "density must be in (0.0, 1.0]"),
+    (["--densities", "0"], "density must be in (0, 1]"),
     (["--widths", "0"], "widths must be integers >= 1"),
     (["--reps", "0"], "reps must be an integer >= 1"),
 ])

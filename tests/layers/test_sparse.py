@@ -67,7 +67,7 @@ def test_from_dense_keeps_weights_on_support():
 
 @pytest.mark.parametrize("density", [0.0, -0.1, 1.5, float("nan")])
 def test_bad_density(density):
-    with pytest.raises(ValueError, match=r"density must be in \(0.0, 1.0\]"):
+    with pytest.raises(ValueError, match=r"density must be in \(0, 1\]"):
         SparseLinear(3, 3, density=density)
 
 

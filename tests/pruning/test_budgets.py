@@ -75,7 +75,7 @@ def test_epf_proportional_to_filters():
 
 @pytest.mark.parametrize("density", [0.0, -1.0, 1.01, float("inf")])
 def test_bad_density(density):
-    with pytest.raises(ValueError, match=r"density must be in \(0.0, 1.0\]"):
+    with pytest.raises(ValueError, match=r"density must be in \(0, 1\]"):
         layer_budgets(MLP, density, "epl")
 
 

@@ -131,7 +131,7 @@ def test_density_report_bytes():
 
 def test_errors():
     for density in (0, 1.5, -0.2):
-        with pytest.raises(ValueError, match=r"density must be in \(0.0, 1.0\]"):
+        with pytest.raises(ValueError, match=r"density must be in \(0, 1\]"):
             sparsify(net(), density)
     with pytest.raises(ValueError, match="unknown budget 'dense'; choose one of epl, uniform, epf, erk, global"):
         sparsify(net(), 0.1, budget="dense")

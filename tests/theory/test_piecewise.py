@@ -38,9 +38,9 @@ def test_threshold_gives_the_sparsity(name, s):
 
 @pytest.mark.parametrize("kwargs,match", [
     ({"name": "gelu"}, "unknown activation 'gelu'"),
-    ({"name": "relu_tau", "tau": -0.1}, r"tau must be in \[0.0, inf\)"),
+    ({"name": "relu_tau", "tau": -0.1}, r"tau must be in \[0, inf\)"),
     ({"name": "crelu", "tau": 1.0}, "needs the clip m"),
-    ({"name": "crelu", "tau": 1.0, "m": 0.0}, r"m must be in \(0.0, inf\)"),
+    ({"name": "crelu", "tau": 1.0, "m": 0.0}, r"m must be in \(0, inf\)"),
     ({"name": "st", "tau": 1.0, "m": 1.0}, "takes no clip m"),
     ({"name": "relu", "tau": 0.5}, "relu has no threshold"),
 ])

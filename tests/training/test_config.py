@@ -17,10 +17,10 @@ def test_defaults_and_normalisation():
     ({"dataset": "imagenet"}, "unknown dataset 'imagenet'"),
     ({"model": "transformer"}, "unknown model 'transformer'"),
     ({"depth": 0}, "depth must be an integer >= 1"),
-    ({"lr": -1.0}, r"lr must be in \(0.0, inf\)"),
-    ({"activation": "crelu", "sparsity": 2.0}, r"sparsity must be in \(0.0, 1.0\)"),
+    ({"lr": -1.0}, r"lr must be in \(0, inf\)"),
+    ({"activation": "crelu", "sparsity": 2.0}, r"sparsity must be in \(0, 1\)"),
     ({"activation": "crelu", "sparsity": 0.8, "m": 1.0, "slope": 0.5}, "either m or slope"),
-    ({"momentum": 1.5}, r"momentum must be in \[0.0, 1.0\)"),
+    ({"momentum": 1.5}, r"momentum must be in \[0, 1\)"),
 ])
 def test_invalid(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -89,7 +89,7 @@ def test_variants_cross_the_grid_inside_it(tmp_path):
     ('base = 3\n', r"s.toml: base must be a \[base\] table of options, got 3"),
     ('grid = [1]\n', r"s.toml: grid must be a \[grid\] table"),
     ('', "s.toml: no runs: give options in"),
-    ('[grid]\nlr = [0.1, nan]\n', r"s.toml: lr must be in \(0.0, inf\), got nan"),
+    ('[grid]\nlr = [0.1, nan]\n', r"s.toml: lr must be in \(0, inf\), got nan"),
     ('[grid]\nseed = [0, 1, 0]\n', r"s.toml: grid.seed lists 0 more than once"),
 ])
 def test_bad_sweep_files(tmp_path, text, match):
