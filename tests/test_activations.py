@@ -58,6 +58,20 @@ def test_gradient_is_one_on_linear_pieces_zero_elsewhere(name):
     np.testing.assert_array_equal(x.grad.numpy(), reference_derivative(name, x.detach().numpy(), tau, m))
 
 
+@pytest.mark.parametrize("name", ["relu_tau", "st", "crelu", "cst"])
+def test_zero_threshold_is_the_formula_at_tau_0(name):
+    """τ = 0 (s = 0.5 for the one-sided ones) takes a branch of its own in each module; it must still be SPEC §1."""
+    params = {"tau": 0.0, **({"m": 1.2} if name in ("crelu", "cst") else {})}
+    x = torch.linspace(-3, 3, 6001, dtype=torch.float64)
+    x = x[(x.abs() > 1e-9) & ((x.abs() - 1.2).abs() > 1e-9)].requires_grad_(True)
+    mod = sparseinit.activation(name, **params)
+    out = mod(x)
+    np.testing.assert_allclose(out.detach().numpy(), reference(name, x.detach().numpy(), **params), atol=1e-15)
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), reference_derivative(name, x.detach().numpy(), **params))
+    assert (out.detach() != 0).any() and (x.detach() < 0).any()
+
+
 @pytest.mark.parametrize("name", list(PARAMS))
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
 def test_any_shape_and_dtype(name, dtype):

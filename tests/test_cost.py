@@ -90,3 +90,28 @@ def test_deep_mlp_sparse_macs_follow_the_measured_zero_fraction():
 def test_model_without_weight_layers_is_refused():
     with pytest.raises(ValueError, match=r"no nn\.Linear or nn\.Conv2d"):
         cost(nn.Sequential(nn.ReLU()), torch.randn(2, 3))
+
+
+@pytest.mark.parametrize("kernel", [3, 5])
+def test_same_padding_counts_against_impulses_through_the_real_convolution(kernel):
+    """padding="same" (odd kernels, dilation 1: what accelerate() replaces) and a batch of 2: each non-zero input
+    element takes part in as many multiply-adds as the output pixels it reaches, found by pushing it alone through
+    torch's own convolution with an all-ones kernel."""
+    torch.manual_seed(0)
+    conv = nn.Conv2d(2, 3, kernel, padding="same", bias=False)
+    model = nn.Sequential(nn.ReLU(), conv)  # the ReLU output is the conv's input: the conv is on the sparse path
+    x = torch.randn(2, 2, 6, 5) - 0.6
+    layer = cost(model, x).layers[0]
+    assert layer.accelerated
+    hidden = torch.relu(x)
+    assert layer.dense_macs == 2 * 3 * 6 * 5 * 2 * kernel**2  # B · O · H · W · C · k² ("same": H' = H)
+    ones = nn.Conv2d(1, 1, kernel, padding="same", bias=False)
+    nn.init.ones_(ones.weight)
+    expected = 0
+    for _, _, i, j in hidden.nonzero().tolist():
+        impulse = torch.zeros(1, 1, 6, 5)
+        impulse[0, 0, i, j] = 1.0
+        with torch.no_grad():
+            expected += int((ones(impulse) != 0).sum()) * 3  # every output channel reads it
+    assert 0 < expected < layer.dense_macs
+    assert layer.sparse_macs == expected

@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from scipy.stats import norm
 
 import sparseinit
 from sparseinit import edge_of_chaos
@@ -32,7 +33,11 @@ def test_spec_reference_table(name, s, m, tau, sw, sb, v1, v2):
     p = edge_of_chaos(name, s, m=m)
     for value, ref in [(p.tau, tau), (p.sigma_w2, sw), (p.sigma_b2, sb), (p.slope, v1), (p.curvature, v2)]:
         assert close(value, ref), (value, ref)
-    assert p.chi1 == pytest.approx(1.0, abs=1e-12)
+    # χ1 = σ_w² P(φ' = 1) = 1 on the EoC, with the probability of a linear piece from scipy (q* = 1)
+    upper = norm.cdf(p.tau + m) if m is not None else 1.0
+    on = (upper - norm.cdf(p.tau)) * (2 if name in ("st", "cst") else 1)
+    assert p.sigma_w2 * on == pytest.approx(1.0, abs=1e-12)
+    assert p.chi1 == pytest.approx(p.sigma_w2 * on, abs=1e-12)
     assert float(p.variance_map(1.0)) == pytest.approx(1.0, abs=1e-12)  # q* is a fixed point
     assert float(p.zero_fraction(1.0)) == pytest.approx(s, abs=1e-12)
 
@@ -88,6 +93,15 @@ def test_relative_clip_and_scale_equivariance():
     assert scaled.sigma_b2 == pytest.approx(9.0 * base.sigma_b2, rel=1e-12)
     absolute = edge_of_chaos("cst", 0.85, m=0.7, q_star=9.0)
     assert absolute.slope < scaled.slope  # a fixed absolute m is relatively smaller at larger q*
+    # the maps are scale-equivariant too: V(9q) = 9 V(q), and the correlation map at q* = 9 is the one at q* = 1
+    q = np.array([0.5, 1.0, 2.0])
+    np.testing.assert_allclose(scaled.variance_map(9 * q), 9 * base.variance_map(q), rtol=1e-12)
+    rho = np.linspace(-0.9, 0.95, 9)
+    np.testing.assert_allclose(scaled.correlation_map(rho), base.correlation_map(rho), rtol=1e-10)
+    np.testing.assert_allclose(scaled.propagate_correlation(0.3, 20), base.propagate_correlation(0.3, 20), rtol=1e-9)
+    # ... and not the one of the q* = 9 network evaluated at q = 1, which a dropped q* would give
+    assert abs(float(scaled.correlation_map(0.3)) - float(
+        sparseinit.theory.correlation_map(scaled.piecewise(), 0.3, scaled.sigma_w2, scaled.sigma_b2, q=1.0))) > 0.05
 
 
 def test_default_m_and_result_api():

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from scipy.stats import norm
 
 from sparseinit import edge_of_chaos, propagate_network
 
@@ -32,6 +33,11 @@ def test_measured_sparsity_and_trajectory_follow_the_theory():
     sparsity = np.mean([r.sparsity for r in runs], axis=0)
     np.testing.assert_allclose(variance, runs[0].theory_variance, rtol=0.03)
     np.testing.assert_allclose(sparsity, p.zero_fraction(variance), atol=0.01)
+    # the predicted sparsity along the trajectory: crelu is zero below τ, so P(z < τ) for z ~ N(0, q^l)
+    np.testing.assert_allclose(runs[0].theory_sparsity, norm.cdf(p.tau / np.sqrt(runs[0].theory_variance)),
+                               rtol=1e-10)
+    np.testing.assert_allclose(sparsity, runs[0].theory_sparsity, atol=0.01)
+    assert runs[0].theory_sparsity[0] < 0.75 < 0.79 < runs[0].theory_sparsity[-1]  # started at 1.6 q*: it moves
 
 
 def test_a_wrong_map_would_be_caught():

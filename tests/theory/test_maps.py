@@ -147,3 +147,22 @@ def test_propagate_correlation_keeps_identical_inputs_identical_and_checks_input
         theory.propagate_correlation(f, 1.5, 3, sw, sb)
     with pytest.raises(ValueError, match="depth must be"):
         theory.propagate_correlation(f, 0.5, -1, sw, sb)
+
+
+
+@pytest.mark.parametrize("name,tau,m", [("crelu", 1.0, 1.0), ("cst", 1.4, 0.7), ("relu_tau", 0.5, None)])
+def test_correlation_map_off_the_fixed_point_against_monte_carlo(name, tau, m):
+    """R(ρ) at a variance q that is not a fixed point: the numerator over V(q), not over q (SPEC §2)."""
+    f = PiecewiseLinear.from_name(name, tau, m)
+    sw, sb, q, rho = 2.1, 0.3, 2.3, 0.4
+    z = np.random.default_rng(0).standard_normal((2, 4_000_000))
+    u1, u2 = np.sqrt(q) * z[0], np.sqrt(q) * (rho * z[0] + np.sqrt(1 - rho**2) * z[1])
+    numerator = sw * f(u1) * f(u2) + sb
+    square = sw * f(u1) ** 2 + sb
+    # ratio of means, and its standard error by the delta method
+    r = numerator.mean() / square.mean()
+    se = np.std(numerator - r * square) / np.sqrt(z.shape[1]) / square.mean()
+    exact = float(theory.correlation_map(f, rho, sw, sb, q=q))
+    assert abs(exact - r) < 5 * se
+    v = float(theory.variance_map(f, q, sw, sb))
+    assert abs(numerator.mean() / q - r) > 50 * se and abs(v - q) > 0.1  # dividing by q would be caught
