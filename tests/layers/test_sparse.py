@@ -82,3 +82,29 @@ def test_bad_arguments():
         SparseLinear(3, 4, fan_in="wide")
     with pytest.raises(ValueError, match="in_features must be an integer"):
         SparseLinear(0, 4)
+
+
+def test_kaiming_on_support_of_a_convolution_kernel_per_unit():
+    """A conv kernel (out, in, kh, kw): dense fan-in is in·kh·kw; sparse fan-in is each unit's own support size."""
+    from sparseinit.layers.sparse import kaiming_on_support_
+
+    generator = torch.Generator().manual_seed(0)
+    weight = torch.empty(64, 8, 3, 3)
+    full = torch.ones_like(weight, dtype=torch.bool)
+    kaiming_on_support_(weight, full, generator=generator)
+    assert weight.std().item() == pytest.approx(math.sqrt(2 / (8 * 9)), rel=0.02)
+    # units 0-127 keep 6 of their 72 entries, units 128-255 keep 60: per-unit scales differ by √10
+    mask = torch.zeros(256, 8, 3, 3, dtype=torch.bool)
+    flat = mask.view(256, -1)
+    for unit in range(256):
+        keep = 6 if unit < 128 else 60
+        flat[unit, torch.randperm(72, generator=generator)[:keep]] = True
+    weight = torch.empty(256, 8, 3, 3)
+    kaiming_on_support_(weight, mask, fan_in="sparse", gain=1.5, generator=generator)
+    assert not weight[~mask].any()
+    for units, keep in [(slice(0, 128), 6), (slice(128, 256), 60)]:
+        values = weight[units][mask[units]].double()
+        assert values.numel() == 128 * keep
+        assert values.std().item() == pytest.approx(1.5 / math.sqrt(keep), rel=0.08)  # 3 standard errors at 6
+    kaiming_on_support_(weight, mask, fan_in="dense", gain=1.5, generator=generator)
+    assert weight[mask].std().item() == pytest.approx(1.5 / math.sqrt(72), rel=0.03)

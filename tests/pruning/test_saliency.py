@@ -159,13 +159,60 @@ def test_one_round_force_is_snip_and_one_round_synflow_is_single_shot():
     assert all(torch.equal(a, b) for a, b in zip(single, iterative, strict=True))
 
 
-def test_synflow_never_revives_and_force_can():
-    # iterative synflow with 5 rounds: every round's kept set is inside the previous one
+def _pruned_copy(model, masks=None, linear=False):
+    """A copy with all-ones masks whose weights are the initial ones times ``masks`` (|·| when ``linear``)."""
+    work = copy.deepcopy(model)
+    if linear:
+        linearise_(work)
+    weights = [layer.weight for layer in masked_layers(work)]
+    initial = [w.detach().clone() for w in weights]
+    with torch.no_grad():
+        for layer, w, w0, m in zip(masked_layers(work), weights, initial, masks or [None] * len(weights),
+                                   strict=True):
+            layer.mask.fill_(True)
+            w.copy_(w0 if m is None else w0 * m)
+    return work, weights, initial
+
+
+def test_two_rounds_prune_the_network_between_rounds():
+    """Round 2 scores the network pruned to round 1's support: SynFlow on |W0| ⊙ mask (only inside it), FORCE with
+    gradients of W0 ⊙ mask but scores |W0 ⊙ g| everywhere (so it may revive). Written out here by hand."""
     model = small_net(False)
     layers = masked_layers(model)
-    rounds = [choose_masks(model, layers, 30, "synflow", iterations=5, input_shape=(12,))]
-    assert sum(int(m.sum()) for m in rounds[0]) == 30
-    # force at 10 rounds differs from 1 round (gradients of the pruned network), and is exact in count
+    sizes = [layer.weight.numel() for layer in layers]
+    first = schedule(30, sizes, 1, 2)
+    assert 30 < first < sum(sizes)
+
+    work, weights, _ = _pruned_copy(model, linear=True)
+    round1 = select_top(synflow_scores(work, weights, (12,)), first)
+    work, weights, _ = _pruned_copy(model, round1, linear=True)
+    scores = [s.masked_fill(~m, float("-inf")) for s, m in zip(synflow_scores(work, weights, (12,)), round1,
+                                                                  strict=True)]
+    expected = select_top(scores, 30)
+    synflow = choose_masks(model, layers, 30, "synflow", iterations=2, input_shape=(12,))
+    assert all(torch.equal(a, b) for a, b in zip(synflow, expected, strict=True))
+    single = choose_masks(model, layers, 30, "synflow", iterations=1, input_shape=(12,))
+    assert not all(torch.equal(a, b) for a, b in zip(synflow, single, strict=True))  # the pruning changed it
+
+    def force_scores(masks):
+        work, weights, initial = _pruned_copy(model, masks)
+        grads = torch.autograd.grad(F.cross_entropy(work(DATA[0]), DATA[1]), weights)
+        return [(w0 * g).abs() for w0, g in zip(initial, grads, strict=True)]
+
+    round1 = select_top(force_scores(None), first)
+    expected = select_top(force_scores(round1), 30)
+    force = choose_masks(model, layers, 30, "force", data=DATA, iterations=2)
+    assert all(torch.equal(a, b) for a, b in zip(force, expected, strict=True))
+    snip = choose_masks(model, layers, 30, "snip", data=DATA)
+    assert not all(torch.equal(a, b) for a, b in zip(force, snip, strict=True))
+
+
+def test_many_rounds_keep_exact_counts():
+    # what happens between rounds: test_two_rounds_prune_the_network_between_rounds
+    model = small_net(False)
+    layers = masked_layers(model)
+    synflow = choose_masks(model, layers, 30, "synflow", iterations=5, input_shape=(12,))
+    assert sum(int(m.sum()) for m in synflow) == 30
     force = choose_masks(model, layers, 30, "force", data=DATA)
     assert sum(int(m.sum()) for m in force) == 30
 
