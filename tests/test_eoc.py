@@ -121,6 +121,7 @@ def test_default_m_and_result_api():
     (("crelu", 0.0), {}, r"sparsity must be in \(0, 1\)"),
     (("crelu",), {}, "needs a target sparsity"),
     (("relu_tau", 0.3), {}, r"sparsity for relu_tau must be in \[0.5, 1\)"),
+    (("crelu", 0.3), {"m": 1.0}, r"sparsity for crelu must be in \[0.5, 1\) \(τ ≥ 0\), got 0.3"),
     (("crelu", 0.85), {"m": 0.0}, r"m must be in \(0, inf\)"),
     (("crelu", 0.85), {"slope": 1.0}, r"slope must be in \(0, 1\)"),
     (("crelu", 0.85), {"m": 1.0, "slope": 0.5}, "either m or slope, not both"),

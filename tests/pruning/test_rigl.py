@@ -142,3 +142,29 @@ def test_full_layer_is_left_alone():
     rigl.step(1)
     assert torch.equal(first.weight, before) and bool(first.mask.all())  # nothing dropped or reset
     assert second.nnz == nnz_second and not torch.equal(second.mask, second_before)  # the other layer did swap
+
+
+def test_grown_positions_follow_the_reduced_gradient():
+    """In data-parallel training every process grows where the all-reduced gradient is largest: reduce_grad works
+    in place on a copy, and the grown set follows what it leaves, not the local gradient."""
+    model, x, y = model_and_data(None)
+    layers = masked_layers(model)
+    g = torch.Generator().manual_seed(5)
+    peers = [torch.randn(layer.weight.shape, generator=g) * 100 for layer in layers]  # dominates the local one
+    calls = []
+
+    def all_reduce(grad):
+        peer = peers[len(calls) % len(peers)]
+        calls.append(grad.shape)
+        grad.add_(peer)
+
+    rigl = RigL(model, 10, update_every=1, drop_fraction=0.3, reduce_grad=all_reduce)
+    F.cross_entropy(model(x), y).backward()
+    local = [layer.dense_grad.clone() for layer in layers]
+    assert rigl.step(1)
+    assert calls == [layer.weight.shape for layer in layers]
+    for grad, peer, (kept, grown) in zip(local, peers, rigl.last_swap, strict=True):
+        assert grown.any()
+        reduced = (grad + peer).abs()
+        assert reduced[grown].min() >= reduced[~kept & ~grown].max()
+        assert not (grad.abs()[grown].min() >= grad.abs()[~kept & ~grown].max())  # the local choice differs

@@ -171,3 +171,14 @@ def test_failure_leaves_the_model_untouched():
         assert [type(m) for m in model] == [type(m) for m in net()], kwargs
         assert all(torch.equal(before[k], v) for k, v in model.state_dict().items()) and \
             set(model.state_dict()) == set(before)
+
+
+def test_stored_index_width_follows_the_compact_layers_rule():
+    """Indices are counted as CompactDCTpSLinear stores them: int32 for layers below 2³¹ entries (every flat index
+    fits), int64 from 2³¹ entries on."""
+    from sparseinit.pruning.report import _index_bytes
+
+    assert torch.iinfo(torch.int32).max >= 2**31 - 2  # the last flat index of a layer of 2³¹ − 1 entries
+    assert _index_bytes(2**31 - 1) == torch.int32.itemsize
+    assert _index_bytes(2**31) == torch.int64.itemsize
+    assert _index_bytes(1) == 4 and _index_bytes(10**12) == 8

@@ -336,3 +336,16 @@ def test_runs_csv_lists_every_run_with_its_seed_and_summary(tmp_path):
     assert [r["epochs_done"] for r in rows] == ["2", "3", "", "3"]
     assert [r["epochs"] for r in rows] == [""] * 4  # the fake summaries do not say
     assert "runs.csv" in json.loads((tmp_path / "sweep" / "report.json").read_text())["files"]
+
+
+def test_sparsity_is_averaged_over_the_runs_that_did_not_diverge(tmp_path):
+    """A diverged run's last measured sparsity says nothing about the activation: the mean leaves it out, while
+    the test accuracy (what [A] counts) keeps every seed."""
+    base = {"dataset": "mnist", "model": "mlp", "depth": 100, "activation": "relu_tau", "sparsity": 0.85}
+    _fake_run(tmp_path / "a", {**base, "seed": 0}, 90.0, train_sparsity=0.84, test_sparsity=0.83)
+    _fake_run(tmp_path / "b", {**base, "seed": 1}, 92.0, train_sparsity=0.86, test_sparsity=0.87)
+    _fake_run(tmp_path / "c", {**base, "seed": 2}, 10.0, status="diverged", train_sparsity=0.1, test_sparsity=0.2)
+    (row,), _ = report.aggregate(report.collect(tmp_path))
+    assert row["diverged"] == pytest.approx(1 / 3)
+    assert row["test_accuracy"][0] == pytest.approx(64.0)
+    assert (row["train_sparsity"], row["test_sparsity"]) == (pytest.approx(0.85), pytest.approx(0.85))
