@@ -323,3 +323,58 @@ def test_python_options_are_checked_like_the_command_line(tmp_path):
     # a dict of options is a config; keyword options go on top of it
     summary = train({**SMALL, "epochs": 2}, out=out, epochs=1, progress=False)
     assert summary["epochs"] == 1 and summary["depth"] == SMALL["depth"] and summary["status"] == "ok"
+
+
+def test_the_recipe_against_a_loop_written_out_by_hand(tmp_path):
+    """Every option of the recipe at once — input scale, the first-N training subset, warm-up then cosine, SGD with
+    momentum and weight decay, gradient-norm clipping, a new data order each epoch — against plain torch: the run's
+    final weights, its summary's accuracies and its best validation accuracy."""
+    import math
+
+    import torch.nn.functional as F
+
+    from sparseinit import data
+    from sparseinit.training.loop import dense_network
+
+    recipe = {**SMALL, "activation": "crelu", "sparsity": 0.8, "epochs": 2, "seed": 3, "input_scale": 1.7,
+              "train_subset": 1000, "warmup_steps": 5, "schedule": "cosine", "momentum": 0.8, "weight_decay": 1e-3,
+              "grad_clip": 0.05, "lr": 0.05}
+    summary = train(out=tmp_path / "run", progress=False, **recipe)
+    config = TrainConfig.from_dict(recipe, "test")
+
+    train_set = data.load("synthetic", "train")
+    x, y = train_set.x[:1000] * 1.7, train_set.y[:1000]
+    torch.manual_seed(3)  # draw 0 of seed 3
+    model = dense_network(config, (1, 8, 8), 10, float(x.pow(2).mean()))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.8, weight_decay=1e-3)
+    steps, total, clipped = 0, 2 * math.ceil(1000 / 64), 0
+    for epoch in range(2):
+        order = torch.randperm(1000, generator=torch.Generator().manual_seed(3 * 100_003 + epoch))
+        for batch in order.split(64):
+            warm = 0.05 * (steps + 1) / 5
+            lr = warm if steps < 5 else 0.05 * 0.5 * (1 + math.cos(math.pi * (steps - 5) / (total - 5)))
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            optimizer.zero_grad()
+            F.cross_entropy(model(x[batch]), y[batch]).backward()
+            norm = torch.sqrt(sum(p.grad.pow(2).sum() for p in model.parameters()))
+            if norm > 0.05:
+                clipped += 1
+                for p in model.parameters():
+                    p.grad.mul_(0.05 / (norm + 1e-6))
+            optimizer.step()
+            steps += 1
+    assert clipped > steps // 2  # the clip was active: a run without it would end elsewhere
+    trained = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)["model"]
+    for name, value in model.state_dict().items():
+        torch.testing.assert_close(trained[name], value, rtol=1e-4, atol=1e-5, msg=name)
+
+    model.eval()
+    with torch.no_grad():
+        for split in ("val", "test"):
+            held_out = data.load("synthetic", split)
+            accuracy = 100.0 * float((model(held_out.x * 1.7).argmax(1) == held_out.y).float().mean())
+            assert summary[f"{split}_accuracy"] == pytest.approx(accuracy, abs=0.2), split
+    history = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert summary["best_val_accuracy"] == max(row["val_accuracy"] for row in history)
+    assert summary["val_accuracy"] == history[-1]["val_accuracy"]
