@@ -141,3 +141,46 @@ def test_a_cnn_run_comes_back(tmp_path, readout):
     assert out["accuracy"] == pytest.approx(s["test_accuracy"], abs=1e-9)
     assert out["sparsity"] == pytest.approx(s["test_sparsity"], abs=1e-9)
     assert out["max_logit_difference"] < 1e-4
+
+
+def test_a_cst_runs_sparsity_counts_exact_zeros_not_negative_outputs(tmp_path):
+    """cst passes negative values: the recorded sparsity is the fraction of exact zeros, counted here by hand."""
+    s = train(out=tmp_path / "cst", activation="cst", sparsity=0.8, epochs=1, **SMALL)
+    run = load_run(tmp_path / "cst")
+    _, zeros = by_hand(run.model, "test")
+    assert s["test_sparsity"] == pytest.approx(zeros, abs=1e-9)
+    x = data.load("synthetic", "test").x
+    with torch.no_grad():
+        hidden = run.model.layers[:2](x)  # the first hidden layer's activations
+    assert bool((hidden < 0).any()) and s["test_sparsity"] < 0.9
+
+
+def test_train_accuracy_is_taken_on_the_first_examples_only(tmp_path, monkeypatch):
+    import sparseinit.training.loop as loop
+    import sparseinit.training.trained as trained
+
+    monkeypatch.setattr(loop, "TRAIN_EVAL_SIZE", 300)
+    monkeypatch.setattr(trained, "TRAIN_EVAL_SIZE", 300)
+    s = train(out=tmp_path / "run", activation="crelu", sparsity=0.8, epochs=1, **SMALL)
+    out = evaluate_run(tmp_path / "run", split="train")
+    assert out["examples"] == 300 and out["accuracy"] == pytest.approx(s["train_accuracy"], abs=1e-9)
+    first = data.load("synthetic", "train")
+    model = load_run(tmp_path / "run").model
+    with torch.no_grad():
+        by_hand_300 = 100.0 * int((model(first.x[:300]).argmax(1) == first.y[:300]).sum()) / 300
+    assert out["accuracy"] == pytest.approx(by_hand_300, abs=1e-9)
+
+
+def test_evaluation_leaves_the_model_training():
+    """Evaluation runs in eval mode (BatchNorm on running statistics) and hands the model back in train mode."""
+    from sparseinit.training import distributed
+    from sparseinit.training.loop import SparsityMeter, evaluate
+    from sparseinit.zoo import zoo_model
+
+    model = zoo_model("lenet5", in_channels=1, num_classes=10, image_size=8)
+    seen = []
+    model.register_forward_pre_hook(lambda module, args: seen.append(module.training))
+    x, y = torch.randn(20, 1, 8, 8), torch.randint(0, 10, (20,))
+    result = evaluate(model, SparsityMeter(model, torch.device("cpu")), x, y, distributed.Context(0, 1,
+                                                                                                   torch.device("cpu")))
+    assert seen and not any(seen) and model.training and result["accuracy"] >= 0
