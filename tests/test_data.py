@@ -61,11 +61,31 @@ def test_cifar_batches(tmp_path):
             pickle.dump(batch, fh)
     train, val, test = (data.load("cifar10", s, tmp_path) for s in ("train", "val", "test"))
     assert (len(train), len(val), len(test)) == (18, 2, 4) and train.shape == (3, 32, 32)
+    # a row is 1024 red, then 1024 green, then 1024 blue values, each image row-major (the CIFAR-10 format);
+    # train is the first 90 % of data_batch_1..5 in order, val the rest, both normalised by train's mean and std
+    rows, labels = [], []
+    for i in range(1, 6):
+        with (folder / f"data_batch_{i}").open("rb") as fh:
+            batch = pickle.load(fh)
+        rows.append(batch[b"data"])
+        labels += batch[b"labels"]
+    rows = np.concatenate(rows).astype(np.float64) / 255.0
+    mean, std = rows[:18].mean(), rows[:18].std()
+    for split, part in ((train, slice(0, 18)), (val, slice(18, 20))):
+        expected = (rows[part] - mean) / std
+        np.testing.assert_allclose(split.x.numpy()[:, 1, 2, 5], expected[:, 1024 + 2 * 32 + 5], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(split.x.numpy().reshape(len(split), -1), expected, rtol=1e-5, atol=1e-5)
+        np.testing.assert_array_equal(split.y.numpy(), labels[part])
 
 
 def test_synthetic_is_deterministic_and_learnable():
     a, b = data.load("synthetic", "train"), data.load("synthetic", "train")
     assert (a.x == b.x).all() and a.shape == (1, 8, 8)
+    # three independent draws: no example of val or test is also a training example
+    flat = {tuple(row) for row in a.x.numpy().reshape(len(a), -1).tolist()}
+    for split in ("val", "test"):
+        held_out = data.load("synthetic", split).x.numpy().reshape(-1, 64)
+        assert not any(tuple(row) in flat for row in held_out.tolist()), split
     # nearest class mean on train predicts test far above chance: the task has signal
     test = data.load("synthetic", "test")
     means = np.stack([a.x.numpy().reshape(len(a), -1)[a.y.numpy() == k].mean(0) for k in range(10)])
