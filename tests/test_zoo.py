@@ -127,3 +127,46 @@ def test_every_relu_is_a_module_the_sparsity_meter_sees(name, monkeypatch):
     with torch.no_grad():
         model(torch.randn(2, 1, 28, 28))
     assert len(calls) == len(seen) > 0 and len(set(map(id, seen))) == len(seen)
+
+
+@pytest.mark.parametrize(("model", "sizes"), [
+    (lambda: ResNet20(width=0.25), [32] * 3 + [16] * 3 + [8] * 3),  # He et al. 2016 §4.2: maps of 32, 16, 8
+    (lambda: ResNet18(width=0.125), [32] * 2 + [16] * 2 + [8] * 2 + [4] * 2),
+])
+def test_resnet_stages_halve_the_feature_map(model, sizes):
+    model = model()
+    seen = []
+    for block in model.blocks:
+        block.register_forward_hook(lambda module, args, out: seen.append(out.shape[-1]))
+    model(torch.randn(2, 3, 32, 32))
+    assert seen == sizes
+
+
+@pytest.mark.parametrize("shortcut", ["A", "B"])
+def test_a_block_whose_residual_branch_is_zero_passes_its_shortcut(shortcut):
+    """out = ReLU(F(x) + shortcut(x)): with F ≡ 0 a block is ReLU(x) (same shape), or ReLU of x subsampled by the
+    stride and zero-padded to the new channels (option A)."""
+    from sparseinit.zoo import BasicBlock
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 4, 8, 8)
+    same = BasicBlock(4, 4).eval()
+    nn.init.zeros_(same.conv2.weight)
+    torch.testing.assert_close(same(x), F.relu(x))
+    down = BasicBlock(4, 8, stride=2, shortcut=shortcut).eval()
+    nn.init.zeros_(down.conv2.weight)
+    if shortcut == "A":
+        expected = torch.cat([x[:, :, ::2, ::2], torch.zeros(2, 4, 4, 4)], 1)
+    else:
+        expected = down.shortcut[1](F.conv2d(x, down.shortcut[0].weight, stride=2))
+    torch.testing.assert_close(down(x), F.relu(expected))
+    assert bool((down(x) > 0).any())
+
+
+@pytest.mark.parametrize("depth", [11, 16, 19])
+def test_vgg_max_pools_halve_the_image_four_times(depth):
+    """The CIFAR VGGs of the pruning-at-initialisation papers (GraSP's configs): four max-pools, the fifth stage
+    read by the global average pool, so 32×32 images reach it as 2×2 maps."""
+    model = VGG(depth, width=0.125)
+    assert model.features(torch.randn(2, 3, 32, 32)).shape[-2:] == (2, 2)
+    assert model.features(torch.randn(2, 3, 48, 48)).shape[-2:] == (3, 3)
