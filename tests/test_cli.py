@@ -189,6 +189,22 @@ def test_channels_is_the_cnn_spelling_of_width():
     assert "--width WIDTH, --channels WIDTH" in sub_help.stdout
 
 
+@pytest.mark.parametrize(("flags", "field", "value"), [
+    (["--momentum", "0"], "momentum", 0.0),  # falsy values that differ from the default reach the run
+    (["--no-match-input"], "match_input", False),
+    (["--q-star", "4", "--clip", "relative"], "q_star", 4.0),
+    (["--density", "0.1", "--keep-first"], "keep_first", True),
+])
+def test_train_options_reach_the_config(flags, field, value):
+    from sparseinit.cli import _config_from_args, build_parser
+
+    default = _config_from_args(build_parser().parse_args(["train", "--out", "o", "--activation", "crelu",
+                                                           "--sparsity", "0.8"]))
+    config = _config_from_args(build_parser().parse_args(["train", "--out", "o", "--activation", "crelu",
+                                                          "--sparsity", "0.8", *flags]))
+    assert getattr(config, field) == value and getattr(default, field) != value
+
+
 def test_sweep_exit_status_says_whether_every_run_finished(capsys, tmp_path):
     spec = tmp_path / "s.toml"
     spec.write_text('[base]\ndataset = "synthetic"\ndepth = 2\nwidth = 8\nepochs = 1\nwarmup_steps = 10000\n'
