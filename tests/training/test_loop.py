@@ -378,3 +378,18 @@ def test_the_recipe_against_a_loop_written_out_by_hand(tmp_path):
     history = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert summary["best_val_accuracy"] == max(row["val_accuracy"] for row in history)
     assert summary["val_accuracy"] == history[-1]["val_accuracy"]
+
+
+def test_the_pruning_batch_is_a_seeded_sample_of_the_training_subset():
+    """SNIP/GraSP/FORCE read one batch: drawn from the (subset) training split, a different one per seed."""
+    batches = []
+    for seed in (1, 2):
+        config = TrainConfig.from_dict({**SMALL, "seed": seed, "train_subset": 500, "density": 0.1,
+                                        "prune_method": "snip"}, "test")
+        run = load_run_data(config, torch.device("cpu"))
+        x, y = run.prune_batch
+        assert len(y) == 64
+        rows = {tuple(r) for r in run.train[0].reshape(500, -1).tolist()}
+        assert all(tuple(r) in rows for r in x.reshape(64, -1).tolist())
+        batches.append(x)
+    assert not torch.equal(*batches)

@@ -116,6 +116,10 @@ def test_sweep_resumes_skips_and_reports(tmp_path):
     reordered = write(tmp_path, spec.read_text().replace("seed = [0, 1]", "seed = [1, 0]"), "reordered.toml")
     assert sorted(s["key"] for s in sweep.sweep(reordered, out, progress=False)) == sorted(s["key"] for s in first)
     assert (out / "sweep.toml").read_text() == spec.read_text()  # the first sweep file is kept as it was
+    # a file asking for fewer runs is another sweep too (its report would silently drop runs)
+    fewer = write(tmp_path, spec.read_text().replace("seed = [0, 1]", "seed = [0]"), "fewer.toml")
+    with pytest.raises(ValueError, match=r"holds a different sweep .*: its runs differ"):
+        sweep.sweep(fewer, out, progress=False)
 
     paths = report.report(out)
     table = paths["table"].read_text()
