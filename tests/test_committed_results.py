@@ -48,3 +48,19 @@ def test_transcribed_runs_agree_with_the_tables_they_were_copied_from():
         for activation, mean in table_means(name).items():
             seeds = [value for (act, _), value in runs.items() if act == activation]
             assert f"{statistics.fmean(seeds):.2f}" == mean, (name, activation)
+
+
+def test_run_names_quoted_in_the_results_are_still_the_runs_the_experiment_files_ask_for():
+    """A run's folder name ends in a hash of its options (TrainConfig.key): if that hash changed, every sweep
+    folder written before would be a different sweep and no run in it could resume."""
+    import re
+
+    from sparseinit.training.sweep import load_grid, run_name
+
+    asked = {run_name(config) for path in (ROOT / "experiments").rglob("*.toml") for config in load_grid(path)}
+    quoted = set()
+    for path in (ROOT / "results").rglob("*"):
+        if path.suffix in (".md", ".txt", ".csv"):
+            quoted |= set(re.findall(r"\b[a-z0-9_.]+(?:-[a-z0-9_.]+)*-seed\d+-[0-9a-f]{8}\b", path.read_text()))
+    assert len(quoted) >= 20
+    assert sorted(quoted - asked) == []

@@ -84,3 +84,14 @@ def test_ignored_options_are_named_with_the_reason():
     assert TrainConfig(model="vgg11", width_multiplier=2.0).ignored_options(["width_multiplier"]) == []
     # what is ignored is exactly what normalised() resets
     assert c.normalised().depth == 100 and c.normalised().budget is None and c.normalised().readout == "pool"
+
+
+def test_rigl_options_count_only_with_rigl():
+    sparse = TrainConfig(model="lenet5", density=0.1, rigl_every=50, rigl_drop=0.2)
+    assert sparse.ignored_options(["rigl_every", "rigl_drop"]) == [
+        "--rigl-every has no effect here: it applies only with --rigl",
+        "--rigl-drop has no effect here: it applies only with --rigl"]
+    assert sparse.key() == TrainConfig(model="lenet5", density=0.1).key()  # the same run
+    with_rigl = TrainConfig(model="lenet5", density=0.1, rigl=True, rigl_every=50)
+    assert with_rigl.ignored_options(["rigl", "rigl_every"]) == []
+    assert with_rigl.key() != TrainConfig(model="lenet5", density=0.1, rigl=True).key()
