@@ -71,3 +71,35 @@ def test_a_moved_data_set_resumes_and_is_recorded(tmp_path):
     (tmp_path / "failed").mkdir()
     (tmp_path / "failed" / run_dir.ERROR).write_text("Traceback ...")
     assert run_dir.prepare(tmp_path / "failed", c, resume=True) == "new"
+
+
+def test_the_temporary_file_is_renamed_within_the_folder(tmp_path, monkeypatch):
+    """os.replace is atomic only within one file system: the temporary file lies beside its target."""
+    renames = []
+    real = os.replace
+    monkeypatch.setattr(os, "replace", lambda src, dst: (renames.append((src, dst)), real(src, dst))[1])
+    run_dir.write_json(tmp_path / "f.json", {"a": 1})
+    (src, dst), = renames
+    assert os.path.dirname(src) == os.path.dirname(dst) == str(tmp_path) and os.path.basename(src).startswith(".")
+
+
+def test_leftovers_and_older_records_do_not_block_a_run(tmp_path):
+    import json
+
+    c = TrainConfig(dataset="synthetic", activation="crelu", sparsity=0.8)
+    # a temporary file a killed write left behind (hidden) is not "files of yours"
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / ".config.json.abc.tmp").write_text("partial")
+    assert run_dir.prepare(tmp_path / "run", c, resume=False) == "new"
+    # a config.json from a version that still recorded data_root in the identity resumes
+    saved = tmp_path / "run" / run_dir.CONFIG
+    record = json.loads(saved.read_text())
+    record["identity"]["data_root"] = "/somewhere/else"
+    saved.write_text(json.dumps(record))
+    assert run_dir.prepare(tmp_path / "run", c, resume=True) == "resume"
+    # a finished run's record is left as it is, whatever the resuming command says about where it runs
+    run_dir.write_json(tmp_path / "run" / run_dir.SUMMARY, {"status": "ok"})
+    before = saved.read_bytes()
+    moved = TrainConfig(dataset="synthetic", activation="crelu", sparsity=0.8, data_root=str(tmp_path))
+    assert run_dir.prepare(tmp_path / "run", moved, resume=True) == "finished"
+    assert saved.read_bytes() == before
