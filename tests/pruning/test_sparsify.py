@@ -182,3 +182,30 @@ def test_stored_index_width_follows_the_compact_layers_rule():
     assert _index_bytes(2**31 - 1) == torch.int32.itemsize
     assert _index_bytes(2**31) == torch.int64.itemsize
     assert _index_bytes(1) == 4 and _index_bytes(10**12) == 8
+
+
+@pytest.mark.parametrize(("first", "last"), [(True, False), (False, True)])
+def test_keep_first_or_last_alone(first, last):
+    model = sparsify(net(), 0.1, keep_first=first, keep_last=last)
+    assert isinstance(model[0], DCTpSConv2d) != first and isinstance(model[7], DCTpSLinear) != last
+    kept = [r.nnz == size for r, size in zip(density_report(model).layers, SIZES, strict=True)]
+    assert kept == [first, False, False, last]
+
+
+def test_default_budgets_epl_for_random_and_global_for_scored_methods():
+    # SPEC §4: EPL gives every layer T / L (here every layer is larger than that): T = 104 = 4 × 26
+    total = round(0.05 * sum(SIZES))
+    assert total == 104 and min(SIZES) > total / 4
+    random = sparsify(net(), 0.05, seed=3)
+    assert [r.nnz for r in density_report(random).layers] == [26, 26, 26, 26]
+    scored = sparsify(net(), 0.05, method="snip", data=DATA)
+    explicit = sparsify(net(), 0.05, method="snip", data=DATA, budget="global")
+    assert [r.nnz for r in density_report(scored).layers] == [r.nnz for r in density_report(explicit).layers]
+    assert len({r.nnz for r in density_report(scored).layers}) > 1  # not EPL's equal shares
+
+
+def test_replaced_layers_keep_the_models_mode():
+    model = sparsify(net().eval(), 0.1)
+    assert all(not module.training for module in model.modules())
+    model = sparsify(net().train(), 0.1)
+    assert all(module.training for module in model.modules())
