@@ -63,3 +63,36 @@ def test_cnn_with_flatten_readout_trains(tmp_path):
     s = train(out=tmp_path / "run", dataset="synthetic", model="cnn", depth=3, width=8, readout="flatten",
               activation="crelu", sparsity=0.7, epochs=3, batch_size=64, lr=0.01, progress=False)
     assert s["status"] == "ok" and s["test_accuracy"] > 30.0  # chance is 10 %
+
+
+@pytest.mark.parametrize("kernel_size", [1, 3, 5, 7])
+def test_cnn_layers_keep_the_image_size_for_every_kernel(kernel_size):
+    net = DeepCNN(3, 4, CRELU, in_channels=1, num_classes=5, kernel_size=kernel_size, image_size=9,
+                  readout="flatten")
+    convs = [m for m in net.layers if isinstance(m, torch.nn.Conv2d)]
+    assert [c.kernel_size for c in convs] == [(kernel_size, kernel_size)] * 3
+    shapes = []
+    for conv in convs:
+        conv.register_forward_hook(lambda module, args, out: shapes.append(tuple(out.shape[-2:])))
+    assert net(torch.randn(2, 1, 9, 9)).shape == (2, 5)
+    assert shapes == [(9, 9)] * 3
+
+
+@pytest.mark.parametrize("model", [
+    lambda moment: DeepMLP(2, 4000, CRELU, in_features=256, num_classes=3, input_second_moment=moment),
+    lambda moment: DeepCNN(2, 256, CRELU, in_channels=1, num_classes=3, input_second_moment=moment, image_size=16),
+])
+def test_the_first_layer_starts_the_pre_activations_at_q_star(model):
+    """Inputs of second moment 4: told so, the first layer puts its pre-activations at variance q* = 1; told 1,
+    they come out at (q* − σ_b²)·4 + σ_b² (SPEC §2's recursion with the first layer's σ_w² = q* − σ_b²)."""
+    x = 2.0 * torch.randn(64, 1, 16, 16, generator=torch.Generator().manual_seed(1))
+
+    def first_variance(moment):
+        torch.manual_seed(0)
+        first = next(m for m in model(moment).layers if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)))
+        with torch.no_grad():
+            return first(x if isinstance(first, torch.nn.Conv2d) else x.flatten(1)).var().item()
+
+    assert first_variance(4.0) == pytest.approx(CRELU.q_star, rel=0.1)  # zero padding: border pixels see less
+    told_one = (CRELU.q_star - CRELU.sigma_b2) * 4 + CRELU.sigma_b2
+    assert first_variance(1.0) == pytest.approx(told_one, rel=0.1)
