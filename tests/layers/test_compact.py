@@ -125,3 +125,17 @@ def test_reloaded_in_inference_mode_then_training():
         compact(x)
     compact(x).sum().backward()
     assert compact.values.grad is not None
+
+
+def test_what_is_frozen_stays_frozen_through_conversion_and_reloading():
+    layer = _trained_layer(20, 10, 0.3)
+    layer.alpha.requires_grad_(False)  # α frozen (DCTpSLinear(alpha_trainable=False))
+    compact = CompactDCTpSLinear.from_masked(layer)
+    assert not compact.alpha.requires_grad and compact.values.requires_grad
+    back = compact.to_masked()
+    assert not back.alpha.requires_grad and back.weight.requires_grad
+    compact.values.requires_grad_(False)  # S frozen too, e.g. to fine-tune the biases only
+    fresh = CompactDCTpSLinear(20, 10, torch.tensor([0, 7]), alpha_trainable=False)
+    fresh.values.requires_grad_(False)
+    fresh.load_state_dict(compact.state_dict())  # another support size: values are re-created
+    assert fresh.nnz == compact.nnz and not fresh.values.requires_grad and not fresh.alpha.requires_grad
