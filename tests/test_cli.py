@@ -250,3 +250,29 @@ def test_train_help_states_each_default_once(capsys):
     bench = build_parser()._subparsers._group_actions[0].choices["bench"]
     activations = bench._subparsers._group_actions[0].choices["activations"].format_help()
     assert "--convs" not in activations  # it times MLPs only; dctps has the convolution option
+
+
+def test_eoc_table_shows_every_field_of_the_point(capsys):
+    code, out, _ = run(capsys, "eoc", "--activation", "cst", "--sparsity", "0.9", "--m", "0.7", "--q-star", "2")
+    assert code == 0
+    point = edge_of_chaos("cst", 0.9, m=0.7, q_star=2.0).to_dict()
+    shown = {line.split()[0]: line.split()[1] for line in out.splitlines()}
+    assert set(shown) == {"activation", "sparsity", "tau", "m", "q_star", "sigma_w2", "sigma_b2", "slope",
+                          "curvature", "chi1"}
+    for key, value in shown.items():
+        assert value == (f"{point[key]:.6g}" if isinstance(point[key], float) else str(point[key])), key
+
+
+def test_maps_and_propagate_defaults_and_shared_clip(capsys, tmp_path):
+    # several activations: --m reaches the clipped ones only; the default sparsity is 0.85
+    code, out, _ = run(capsys, "maps", "--activation", "relu_tau", "crelu", "cst", "--m", "2",
+                       "--out", str(tmp_path / "m.png"), "--json")
+    points = json.loads(out)
+    assert [p["m"] for p in points] == [None, 2.0, 2.0] and {p["sparsity"] for p in points} == {0.85}
+    code, out, _ = run(capsys, "maps", "--activation", "crelu", "--out", str(tmp_path / "n.png"))
+    point = edge_of_chaos("crelu", 0.85)
+    assert f"sigma_w2={point.sigma_w2:.5g} sigma_b2={point.sigma_b2:.5g}" in out
+    # propagate starts each activation at 0.5, 1 and 2 times q*
+    code, out, _ = run(capsys, "propagate", "--activation", "crelu", "--q-star", "2", "--depth", "3", "--width",
+                       "16", "--inputs", "4", "--out", str(tmp_path / "p.png"), "--json")
+    assert code == 0 and [r["q0"] for r in json.loads(out)] == [1.0, 2.0, 4.0]
