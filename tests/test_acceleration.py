@@ -447,3 +447,62 @@ def test_linear_break_even_is_derived_from_the_committed_measurements():
     rows = [r for name in ("break_even_linear_model.json", "break_even_linear_model_4096.json")
             for r in json.loads((root / "results" / "speed" / name).read_text())["results"]]
     assert bench.derived_table(rows) == LINEAR_BREAK_EVEN
+
+
+def test_zero_fraction_counts_exact_zeros_in_every_memory_layout():
+    """Against torch on the same tensor: negative outputs (st, cst) are not zeros; contiguous, transposed and
+    channels-last tensors are counted alike."""
+    from sparseinit.acceleration import _zero_fraction
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(4, 70, 5, 6, generator=gen)
+    x[x.abs() < 0.8] = 0.0  # ~58 % zeros, half the rest negative
+    want = float((x == 0).sum()) / x.numel()
+    assert _zero_fraction(x) == pytest.approx(want, abs=1e-12)
+    assert _zero_fraction(x.contiguous(memory_format=torch.channels_last)) == pytest.approx(want, abs=1e-12)
+    flat = x.reshape(4, -1)
+    assert _zero_fraction(flat.t().contiguous().t()) == pytest.approx(want, abs=1e-12)  # transposed storage
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_conv_scatter_kernel_blocks_of_output_channels(threads):
+    """Output channels in blocks that do not divide them (65 = 4 × 16 + 1), one image, several threads."""
+    import numpy as np
+    import torch.nn.functional as F
+
+    from sparseinit import _kernels
+
+    gen = np.random.default_rng(1)
+    x = gen.standard_normal((1, 7, 6, 5)).astype(np.float32)  # (B, H, W, C), channels last
+    x[gen.random(x.shape) < 0.7] = 0.0
+    wk = gen.standard_normal((3, 3, 5, 65)).astype(np.float32)  # (kh, kw, C, O)
+    bias = gen.standard_normal(65).astype(np.float32)
+    out = np.full((1, 7, 6, 65), np.nan, np.float32)
+    _kernels.conv2d_scatter(x, wk, bias, out, 1, 1, 16, threads)
+    weight = torch.from_numpy(wk).double().permute(3, 2, 0, 1)  # (O, C, kh, kw)
+    want = F.conv2d(torch.from_numpy(x).double().permute(0, 3, 1, 2), weight, torch.from_numpy(bias).double(),
+                    padding=1).permute(0, 2, 3, 1).numpy()
+    assert np.isfinite(out).all() and np.abs(out - want).max() / np.abs(want).max() <= RTOL
+
+
+@pytest.mark.parametrize(("layer", "accelerated"), [
+    (lambda: nn.Conv2d(6, 8, 3, padding=1, padding_mode="reflect"), False),  # not zero padding
+    (lambda: nn.Conv2d(6, 8, 4, padding="same"), False),  # an even kernel pads one side more
+    (lambda: nn.Conv2d(6, 8, 3, padding="valid"), True),
+    (lambda: nn.Conv2d(6, 8, 3, padding=(2, 0)), True),
+    (lambda: nn.Linear(6 * 8 * 7, 5, bias=False), True),
+])
+def test_what_is_accelerated_computes_what_the_dense_layer_does(layer, accelerated):
+    torch.manual_seed(3)
+    module = layer()
+    head = [nn.Flatten()] if isinstance(module, nn.Linear) else []
+    seq = nn.Sequential(sparseinit.activation("relu_tau", 0.5), *head, module).eval()
+    fast = accelerate(seq, mode="sparse")
+    assert [p.accelerated for p in acceleration_plan(fast)] == [accelerated]
+    assert rel_error(fast, seq, torch.randn(2, 6, 8, 7)) <= RTOL
+    assert calls(fast)["sparse"] == int(accelerated)
+
+
+def test_a_layer_fed_by_a_weight_layer_is_not_on_the_sparse_path():
+    model = nn.Sequential(nn.ReLU(), nn.Linear(8, 8), nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2))
+    assert [(p.name, p.accelerated) for p in plan_layers(model)] == [("1", True), ("2", False), ("4", True)]
