@@ -129,3 +129,13 @@ def test_first_call_in_inference_mode_then_training():
     y.sum().backward()
     torch.testing.assert_close(y.detach(), expected)
     assert layer.weight.grad is not None
+
+
+def test_conv_output_size_is_torchs():
+    from sparseinit.layers.fast_dctps import conv_output_size
+
+    for kernel, stride, padding, dilation in [(3, 1, 0, 2), (3, 1, 1, 3), (5, 2, 2, 2), (2, 3, 1, 1), (1, 1, 0, 4)]:
+        conv = torch.nn.Conv2d(1, 1, kernel, stride=stride, padding=padding, dilation=dilation)
+        for size in [(9, 11), (16, 7)]:
+            want = tuple(conv(torch.zeros(1, 1, *size)).shape[-2:])
+            assert conv_output_size(size, (kernel,) * 2, (stride,) * 2, (padding,) * 2, (dilation,) * 2) == want

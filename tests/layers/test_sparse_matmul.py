@@ -54,6 +54,8 @@ def test_bad_input():
         CSRStructure.from_flat(torch.tensor([0, 12]), 3, 4)
     with pytest.raises(ValueError, match="strictly ascending"):
         CSRStructure.from_flat(torch.tensor([3, 1]), 3, 4)
+    with pytest.raises(ValueError, match="strictly ascending"):  # a repeated index would be summed twice
+        CSRStructure.from_flat(torch.tensor([1, 3, 3]), 3, 4)
     _, structure = _case(3, 4, 0.5, 2)
     with pytest.raises(ValueError, match="x must have n_in = 4 entries"):
         csr_matmul(torch.ones(2, 5), torch.zeros(structure.nnz), structure)
