@@ -506,3 +506,26 @@ def test_what_is_accelerated_computes_what_the_dense_layer_does(layer, accelerat
 def test_a_layer_fed_by_a_weight_layer_is_not_on_the_sparse_path():
     model = nn.Sequential(nn.ReLU(), nn.Linear(8, 8), nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2))
     assert [(p.name, p.accelerated) for p in plan_layers(model)] == [("1", True), ("2", False), ("4", True)]
+
+
+def test_benchmark_rows_compute_their_ratios_from_the_timings(monkeypatch):
+    """With the timer replaced: speed-up = dense / sparse; the hidden part is timed on the first activation's
+    (sparse) output with ideal 1/(1 − s); the model on x with Amdahl's depth / (1 + (depth − 1)(1 − s))."""
+    import sparseinit.acceleration as acc
+
+    timed = []
+
+    def fake_interleaved(fns, inp, reps, warmup):
+        timed.append(inp)
+        return {"dense": 6.0, "sparse": 2.5}
+
+    monkeypatch.setattr(acc, "_interleaved", fake_interleaved)
+    rows = acc.benchmark_activations(widths=(64,), depth=4, sparsities=(0.85,), batches=(3,), reps=1, warmup=0)
+    hidden, model = rows
+    assert (hidden["part"], model["part"]) == ("hidden", "model")
+    assert hidden["speedup"] == model["speedup"] == pytest.approx(6.0 / 2.5)
+    s = hidden["measured_sparsity"]
+    assert hidden["ideal"] == pytest.approx(1 / (1 - s)) and model["ideal"] == pytest.approx(4 / (1 + 3 * (1 - s)))
+    hidden_in, x = timed
+    assert x.shape == (3, 64) and float((x == 0).float().mean()) == 0.0
+    assert hidden_in.shape == (3, 64) and float((hidden_in == 0).float().mean()) > 0.6  # an activation's output
