@@ -78,3 +78,30 @@ def test_conv_rows_and_table(capsys):
     assert "## Convolutions" in dctps_markdown(result)
     assert main(["bench", "dctps", *SMALL, "--convs", "4x5"]) == 2
     assert "--convs takes CxHxB" in capsys.readouterr().err
+
+
+def test_ratios_ideal_and_paths_from_replaced_timings(monkeypatch):
+    """Timings replaced by known numbers: each speed-up is the ratio the table names, the ideal is n² / (nnz +
+    n log₂ n), the measured path is the faster of fast and the dense kernel, and the auto path is dctps_path's."""
+    import math
+
+    import sparseinit.layers.dctps_benchmark as bench
+    from sparseinit.layers.fast_dctps import dctps_path
+
+    def fake_interleaved(fns, reps, warmup):
+        return {"dense": 2.0, "kernel": 9.0, "fast": 3.0, "compact": 1.0}  # fast: behind dense, ahead of kernel
+
+    monkeypatch.setattr(bench, "_interleaved", fake_interleaved)
+    result = bench.benchmark_dctps((64,), (0.1,), (2,), (4,), convs=((4, 5, 2),), reps=1, warmup=0, threads=1)
+    forward, train = result["rows"]
+    nnz = forward["nnz"]
+    assert forward["ideal"] == pytest.approx(64 * 64 / (nnz + 64 * math.log2(64)))
+    assert forward["speedup_fast"] == pytest.approx(2 / 3)
+    assert (forward["speedup_compact"], forward["speedup_vs_kernel"]) == (2.0, 9.0)
+    assert forward["measured_path"] == "fast"
+    assert forward["auto_path"] == dctps_path(64, 64, nnz, 2, training=False)
+    assert train["auto_path"] == dctps_path(64, 64, nnz, 4, training=True)
+    conv = result["conv_rows"][0]
+    assert conv["speedup_fast"] == pytest.approx(2 / 3)
+    assert (conv["speedup_vs_kernel"], conv["measured_path"]) == (3.0, "fast")
+    assert conv["auto_path"] == dctps_path(4, 4 * 9, conv["nnz"], 2 * 5 * 5, conv=True, training=False)
