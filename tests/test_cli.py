@@ -276,3 +276,35 @@ def test_maps_and_propagate_defaults_and_shared_clip(capsys, tmp_path):
     code, out, _ = run(capsys, "propagate", "--activation", "crelu", "--q-star", "2", "--depth", "3", "--width",
                        "16", "--inputs", "4", "--out", str(tmp_path / "p.png"), "--json")
     assert code == 0 and [r["q0"] for r in json.loads(out)] == [1.0, 2.0, 4.0]
+
+
+class _Captured(Exception):
+    pass
+
+
+def test_bench_options_reach_the_benchmarks(monkeypatch):
+    import sparseinit.acceleration as acceleration
+    import sparseinit.layers.dctps_benchmark as dctps_benchmark
+
+    seen = {}
+
+    def capture(name):
+        def fake(*args, **kwargs):
+            seen[name] = (args, kwargs)
+            raise _Captured
+
+        return fake
+
+    monkeypatch.setattr(acceleration, "benchmark_activations", capture("activations"))
+    monkeypatch.setattr(dctps_benchmark, "benchmark_dctps", capture("dctps"))
+    with pytest.raises(_Captured):
+        main(["bench", "activations", "--widths", "32", "--depth", "3", "--sparsities", "0.8", "--batches", "2",
+              "--reps", "4", "--threads", "1", "--warmup", "5", "--seed", "7"])
+    args, kwargs = seen["activations"]
+    assert args == ((32,), 3, (0.8,), (2,), 4, 1) and (kwargs["warmup"], kwargs["seed"]) == (5, 7)
+    with pytest.raises(_Captured):
+        main(["bench", "dctps", "--widths", "32", "--densities", "0.1", "--batches", "2", "--train-batches", "3",
+              "--reps", "4", "--threads", "1", "--warmup", "5", "--seed", "7"])
+    args, kwargs = seen["dctps"]
+    assert args == ([32], [0.1], [2], [3])
+    assert (kwargs["reps"], kwargs["warmup"], kwargs["threads"], kwargs["seed"]) == (4, 5, 1, 7)
