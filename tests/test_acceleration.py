@@ -485,6 +485,7 @@ def test_conv_scatter_kernel_blocks_of_output_channels(threads):
     assert np.isfinite(out).all() and np.abs(out - want).max() / np.abs(want).max() <= RTOL
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel lengths")  # torch's note on a copy
 @pytest.mark.parametrize(("layer", "accelerated"), [
     (lambda: nn.Conv2d(6, 8, 3, padding=1, padding_mode="reflect"), False),  # not zero padding
     (lambda: nn.Conv2d(6, 8, 4, padding="same"), False),  # an even kernel pads one side more
