@@ -349,3 +349,16 @@ def test_sparsity_is_averaged_over_the_runs_that_did_not_diverge(tmp_path):
     assert row["diverged"] == pytest.approx(1 / 3)
     assert row["test_accuracy"][0] == pytest.approx(64.0)
     assert (row["train_sparsity"], row["test_sparsity"]) == (pytest.approx(0.85), pytest.approx(0.85))
+
+
+def test_dctps_margins_are_taken_against_the_best_plain_method():
+    """Worst / best DCTpS variant minus the *best* plain sparse method at each density (the dense row is not a
+    plain sparse method)."""
+    def cell(mean):
+        return {"test_accuracy": (mean, 0.0)}
+
+    methods = {"dense": {None: cell(99.0)}, "snip": {0.01: cell(60.0)}, "random": {0.01: cell(70.0)},
+               "DCTpS (epl)": {0.01: cell(90.0)}, "DCTpS+RigL (erk)": {0.01: cell(94.0), 0.1: cell(97.0)}}
+    assert report._dctps_margin(methods, 0.01) == pytest.approx(90.0 - 70.0)
+    assert report._dctps_margin(methods, 0.01, max) == pytest.approx(94.0 - 70.0)
+    assert report._dctps_margin(methods, 0.1) is None  # no plain method at that density
