@@ -81,11 +81,12 @@ def test_cifar_batches(tmp_path):
 def test_synthetic_is_deterministic_and_learnable():
     a, b = data.load("synthetic", "train"), data.load("synthetic", "train")
     assert (a.x == b.x).all() and a.shape == (1, 8, 8)
-    # three independent draws: no example of val or test is also a training example
-    flat = {tuple(row) for row in a.x.numpy().reshape(len(a), -1).tolist()}
-    for split in ("val", "test"):
-        held_out = data.load("synthetic", split).x.numpy().reshape(-1, 64)
-        assert not any(tuple(row) in flat for row in held_out.tolist()), split
+    # three independent draws of the documented sizes: no example is in two splits (val and test included)
+    rows = {split: {tuple(r) for r in data.load("synthetic", split).x.numpy().reshape(-1, 64).tolist()}
+            for split in ("train", "val", "test")}
+    assert {split: len(r) for split, r in rows.items()} == {"train": 2048, "val": 512, "test": 512}
+    for one, other in (("train", "val"), ("train", "test"), ("val", "test")):
+        assert not rows[one] & rows[other], (one, other)
     # nearest class mean on train predicts test far above chance: the task has signal
     test = data.load("synthetic", "test")
     means = np.stack([a.x.numpy().reshape(len(a), -1)[a.y.numpy() == k].mean(0) for k in range(10)])
