@@ -184,3 +184,19 @@ def test_evaluation_leaves_the_model_training():
     result = evaluate(model, SparsityMeter(model, torch.device("cpu")), x, y, distributed.Context(0, 1,
                                                                                                    torch.device("cpu")))
     assert seen and not any(seen) and model.training and result["accuracy"] >= 0
+
+
+def test_cli_text_puts_each_number_of_evaluate_run_in_its_place(monkeypatch, capsys):
+    # distinct values, so a field printed in another's place shows (dense and accelerated accuracy agree on a real run)
+    fake = {"split": "val", "examples": 512, "epochs_trained": 1, "accuracy": 11.11, "loss": 2.2222,
+            "sparsity": 0.333, "accelerated_layers": 4, "accelerated_accuracy": 55.55,
+            "max_logit_difference": 6.6e-7, "batch_size": 77, "dense_seconds": 8.88, "accelerated_seconds": 9.99}
+    monkeypatch.setattr("sparseinit.training.trained.evaluate_run", lambda *a, **k: fake)
+    from sparseinit.cli import main
+
+    main(["evaluate", "some_run", "--accelerate"])
+    dense, fast = capsys.readouterr().out.splitlines()
+    assert dense == ("some_run: val (512 examples, weights after 1 epoch): accuracy 11.11%, loss 2.2222, "
+                     "sparsity 0.333")
+    assert fast == ("accelerated (4 layers skip zeros): accuracy 55.55%, largest logit difference 6.60e-07; "
+                    "one pass at batch 77: dense 8.88 s, accelerated 9.99 s")
