@@ -28,6 +28,14 @@ def test_the_a_cnn_seed_pools_regenerate(arguments, table):
     assert printed.splitlines()[0].startswith("Seeds 0-7: ")
 
 
+def test_the_pool_plot_is_written_once(tmp_path):
+    figure = tmp_path / "gaps.png"
+    subprocess.run([*POOL, *REPLACE, "--plot", str(figure)], cwd=ROOT, capture_output=True, check=True)
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    again = subprocess.run([*POOL, "--plot", str(figure)], cwd=ROOT, capture_output=True, text=True)
+    assert again.returncode == 1 and "exists" in again.stderr and again.stderr.count("\n") == 1
+
+
 def test_transcribed_runs_agree_with_the_tables_they_were_copied_from():
     """The per-seed figures copied from the README reproduce the committed one-seed tables and means."""
     import csv

@@ -26,6 +26,7 @@ Run (from a fresh clone: every input is committed):
          --replace results/a_cnn/crelu_min_selective_seeds015/runs_transcribed.csv \
          --add results/a_cnn/min_selective_seeds12to15/runs_transcribed.csv \
                results/a_cnn/min_selective_seeds8to11/runs.csv \
+         --plot results/a_cnn/crelu_min_selective_pooled/gaps.png \
          > results/a_cnn/crelu_min_selective_pooled/gaps.md
 """
 
@@ -51,7 +52,12 @@ parser.add_argument("--replace", nargs="+", type=Path, default=[], metavar="DIR"
 parser.add_argument("--add", nargs="+", type=Path, default=[], metavar="DIR",
                     help="sweep folders (or CSV files of runs) whose finished runs join as further seeds (runs "
                          "still going are left out)")
+parser.add_argument("--plot", type=Path, metavar="FILE.png",
+                    help="also draw each seed's paired gap against ReLU, with each row's mean and 95 %% interval "
+                         "(an existing file is not overwritten)")
 arguments = parser.parse_args()
+if arguments.plot is not None and arguments.plot.exists():
+    raise SystemExit(f"--plot: {arguments.plot} exists; remove it or choose another file")
 replace, add = arguments.replace, arguments.add
 left_out: list[str] = []
 
@@ -135,19 +141,27 @@ print("|---|---|---|---|---|---|---|---|---|---|---|")
 CHANCE = 15.0  # a run that ends below this (10 classes: chance is 10 %) did not train
 
 
+def paired(name: str, picked: list[int]) -> tuple[list[float], float, float]:
+    """Each seed's gap (points, activation − ReLU), their mean and the half-width of its Student-t 95 % interval."""
+    gaps = [accuracy[name, seed] - accuracy["relu", seed] for seed in picked]
+    return gaps, statistics.fmean(gaps), float(stats.t.ppf(0.975, len(gaps) - 1)) * statistics.stdev(gaps) / math.sqrt(
+        len(gaps))
+
+
 def row(label: str, name: str, picked: list[int]) -> str:
     sparse = [accuracy[name, seed] for seed in picked]
     relu = [accuracy["relu", seed] for seed in picked]
-    gaps = [a - b for a, b in zip(sparse, relu, strict=True)]
-    gap, std, n = statistics.fmean(gaps), statistics.stdev(gaps), len(gaps)
-    half = float(stats.t.ppf(0.975, n - 1)) * std / math.sqrt(n)
+    gaps, gap, half = paired(name, picked)
+    std, n = statistics.stdev(gaps), len(gaps)
     within = sum(g >= -WITHIN for g in gaps)
     return (f"| {label} | 1 | 0.85 | {n} | {mean_std(sparse)} | {mean_std(relu)} | {gap:.2f} | {std:.2f} | "
             f"{gap - half:.2f} … {gap + half:+.2f} | {within} of {n} | {' / '.join(f'{g:.2f}' for g in gaps)} |")
 
 
+pooled = {}
 for name in ("crelu", "cst"):
     seeds = sorted(seed for (key, seed) in accuracy if key == name and ("relu", seed) in accuracy)
+    pooled[name] = seeds
     label = name if seeds == base_seeds else f"{name}, seeds {', '.join(map(str, seeds))}"
     print(row(label, name, seeds))
     new = [seed for seed in seeds if (name, seed) in added]
@@ -156,3 +170,38 @@ for name in ("crelu", "cst"):
     trained = [seed for seed in seeds if accuracy[name, seed] >= CHANCE]
     if len(trained) < len(seeds):
         print(row(f"{name}, seeds {', '.join(map(str, trained))} (the ones that train)", name, trained))
+
+
+def plot(path: Path) -> None:
+    """Each seed's paired gap (filled: the base seeds and --replace; open: --add), each activation's mean with its
+    95 % interval at the right, and the target's −1.5 points."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    right = max(max(seeds) for seeds in pooled.values()) + 1.5
+    for offset, (name, colour) in zip((-0.12, 0.12), (("crelu", "tab:blue"), ("cst", "tab:orange")), strict=True):
+        seeds = pooled[name]
+        gaps, gap, half = paired(name, seeds)
+        for seed, value in zip(seeds, gaps, strict=True):
+            ax.plot(seed + offset, value, "o", color=colour, mfc="white" if (name, seed) in added else colour, ms=6)
+        ax.errorbar(right + offset, gap, yerr=half, fmt="s", color=colour, capsize=4,
+                    label=f"{name}: {len(seeds)} seeds, mean {gap:.2f} ({gap - half:.2f} … {gap + half:+.2f})")
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.axhline(-WITHIN, color="black", ls="--", lw=0.9, label=f"target: within {WITHIN} points of ReLU")
+    ax.set_xticks([*sorted({seed for seeds in pooled.values() for seed in seeds}), right],
+                  [*map(str, sorted({seed for seeds in pooled.values() for seed in seeds})), "mean"])
+    ax.set_xlabel("seed (open: seeds added with --add)")
+    ax.set_ylabel("test accuracy − ReLU's (points)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+if arguments.plot is not None:
+    plot(arguments.plot)
