@@ -9,9 +9,11 @@ STAMP  := $(VENV)/.installed
 install: $(STAMP)
 
 # torch is pinned to the CPU build that lies on this machine's disk (a bare `torch` may pull a CUDA build).
+# Where no such wheel is at hand: make install TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/pip install --quiet -e '.[dev]'
 	$(MAKE) data
 	touch $@

@@ -23,9 +23,11 @@ _FIELD_HELP = {
 
 def _add_eoc_options(p: argparse.ArgumentParser, *, several: bool) -> None:
     kw = {"nargs": "+", "default": ["relu_tau", "crelu"]} if several else {"required": True}
-    p.add_argument("--activation", choices=ACTIVATIONS, metavar="NAME", help=f"one of {', '.join(ACTIVATIONS)}", **kw)
+    p.add_argument("--activation", choices=ACTIVATIONS, metavar="NAME", **kw,
+                   help=f"one of {', '.join(ACTIVATIONS)}" + (" (default relu_tau crelu)" if several else ""))
     p.add_argument("--sparsity", type=float, default=None if not several else 0.85,
-                   help="target activation sparsity s in (0, 1) (ignored by relu)")
+                   help="target activation sparsity s in (0, 1) (ignored by relu; "
+                        + ("default 0.85)" if several else "required by the others)"))
     group = p.add_mutually_exclusive_group()
     group.add_argument("--m", type=float, help="clip m > 0 for crelu/cst (default 1)")
     group.add_argument("--slope", type=float, help="target V'(q*) in (0, 1) for crelu/cst; m is solved for")
@@ -283,7 +285,7 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
                    help="densities of S in (0, 1] (default 1e-1 1e-2 1e-3)")
     q.add_argument("--batches", type=int, nargs="+", default=[1, 64], help="forward batches (default 1 64)")
     q.add_argument("--train-batches", type=int, nargs="*", default=[128],
-                   help="forward+backward batches (default 128; none to skip)")
+                   help="forward+backward batches (default 128; the option with no value skips them)")
     q.add_argument("--convs", nargs="*", default=[], metavar="CxHxB",
                    help="also time 3x3 C->C convolutions on HxH maps at batch B (e.g. 512x4x32; default none)")
     q.add_argument("--reps", type=int, default=20, help="timed repetitions, medians reported (default 20)")
@@ -393,10 +395,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("sweep", help="run a grid of training runs from a TOML file (resumable)",
-                       description="Run every combination of a sweep file's [grid] lists on top of its [base] "
-                                   "options, one folder per run under --out. Finished runs are skipped and "
+                       description="Run every combination of a sweep file's [grid] lists, each crossed with its "
+                                   "optional [[variant]] tables, on top of its [base] options, one folder per run "
+                                   "under --out. Finished runs are skipped and "
                                    "interrupted ones resume, so the same command finishes an interrupted sweep.")
-    p.add_argument("config", help="sweep file (TOML with [base] and [grid]; see experiments/)")
+    p.add_argument("config",
+                   help="sweep file (TOML with [base], [grid] and optional [[variant]] tables; see experiments/)")
     p.add_argument("--out", required=True, help="sweep folder")
     p.add_argument("--workers", type=int, default=1, help="runs in parallel (default 1)")
     p.add_argument("--threads", type=int, default=None,
@@ -422,7 +426,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Group the finished runs below FOLDER by config up to the seed and write "
                                    "table.md (mean ± std test accuracy, fraction diverged, measured sparsity), "
                                    "runs.csv (one row per run), accuracy_vs_sparsity.png and curves.png "
-                                   "(accuracy_vs_depth.png where depth varies) into FOLDER.")
+                                   "(accuracy_vs_depth.png where depth varies; density_table.md and "
+                                   "accuracy_vs_density.png for runs with --density) into FOLDER, and report.json "
+                                   "listing what it wrote.")
     p.add_argument("folder", help="a sweep folder (or any folder holding run folders)")
     p.add_argument("--also", nargs="+", default=[], metavar="RUNS",
                    help="more sweep or run folders whose runs join the report (nothing is written into them)")

@@ -41,7 +41,7 @@ class TrainConfig:
 
     dataset: str = _f("mnist", "data set", choices=DATASETS)
     data_root: str | None = _f(None, "data folder (default: the installed package's; required for cifar10)")
-    train_subset: int | None = _f(None, "use only the first N training examples (recipe searches)")
+    train_subset: int | None = _f(None, "use only the first N training examples (recipe searches; default all)")
     model: str = _f("mlp", "network", choices=MODELS)
     depth: int = _f(100, "number of activated hidden layers (mlp/cnn)")
     width: int = _f(300, "hidden units (mlp) or channels (cnn)")
@@ -62,7 +62,8 @@ class TrainConfig:
     rigl_drop: float = _f(0.3, "RigL: initial drop fraction (cosine-decayed)")
     rigl_stop: float = _f(0.75, "RigL: fraction of training after which the support is frozen")
     activation: str = _f("relu", "hidden activation", choices=ACTIVATIONS)
-    sparsity: float | None = _f(None, "target activation sparsity in (0, 1) (relu: 0.5)")
+    sparsity: float | None = _f(None, "target activation sparsity in (0, 1); required by relu_tau/st/crelu/cst "
+                                      "(relu: 0.5)")
     m: float | None = _f(None, "clip m > 0 for crelu/cst (default 1)")
     slope: float | None = _f(None, "target V'(q*) in (0, 1) for crelu/cst instead of m")
     q_star: float = _f(1.0, "fixed-point variance q* in [1e-6, 1e6]")
@@ -79,7 +80,7 @@ class TrainConfig:
     weight_decay: float = _f(0.0, "weight decay")
     schedule: str = _f("constant", "learning-rate schedule", choices=SCHEDULES)
     warmup_steps: int = _f(0, "linear learning-rate warm-up steps")
-    grad_clip: float | None = _f(None, "clip the gradient norm to this")
+    grad_clip: float | None = _f(None, "clip the gradient norm to this (default: no clipping)")
     batch_size: int = _f(128, "global batch size (split across processes)")
     epochs: int = _f(10, "training epochs")
     seed: int = _f(0, "random seed (initialisation and data order)")
