@@ -2,7 +2,7 @@
 
 A DeepMLP(depth, width, edge_of_chaos("crelu", s), in_features=width) is timed dense (torch) and accelerated,
 side by side in one process: median of --reps interleaved repetitions (order rotated) after --warmup calls, with
-torch.set_num_threads(--threads). Two rows per case (see sparseinit.acceleration.benchmark_activations):
+torch.set_num_threads(--threads). Two rows per case (see sparseinit.acceleration_benchmark.benchmark_activations):
 ``hidden`` — the layers after the first activation, all reading sparse inputs, ideal 1/(1 − s); ``model`` — the
 whole network, whose first layer reads the dense input and stays dense (Amdahl's ideal). The measured zero
 fraction of the hidden activations is reported next to the target s.
@@ -32,9 +32,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from sparseinit.acceleration import (
-    SparseInputConv2d,
-    SparseInputLinear,
+from sparseinit.acceleration import SparseInputConv2d, SparseInputLinear
+from sparseinit.acceleration_benchmark import (
     _interleaved,
     activation_targets,
     activations_table,
@@ -99,7 +98,7 @@ def break_even_model(args) -> list[dict]:
     and torch's thread pool are as cold or warm as between the layers of a network; small layers at batch 1 differ
     most (a 300² nn.Linear alone in a loop: 8 µs, the kernel 9 µs; between activations the kernel wins)."""
     from sparseinit import accelerate, edge_of_chaos
-    from sparseinit.acceleration import _zero_fractions
+    from sparseinit.acceleration_benchmark import _zero_fractions
     from sparseinit.models import DeepMLP
 
     torch.set_num_threads(args.threads)

@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 import sparseinit
-from sparseinit.acceleration import _interleaved, _zero_fractions, run_environment
+from sparseinit.acceleration_benchmark import _interleaved, _zero_fractions, run_environment
 from sparseinit.training.loop import load_run_data
 
 

@@ -509,24 +509,19 @@ def test_a_layer_fed_by_a_weight_layer_is_not_on_the_sparse_path():
     assert [(p.name, p.accelerated) for p in plan_layers(model)] == [("1", True), ("2", False), ("4", True)]
 
 
-def test_benchmark_rows_compute_their_ratios_from_the_timings(monkeypatch):
-    """With the timer replaced: speed-up = dense / sparse; the hidden part is timed on the first activation's
-    (sparse) output with ideal 1/(1 − s); the model on x with Amdahl's depth / (1 + (depth − 1)(1 − s))."""
-    import sparseinit.acceleration as acc
-
-    timed = []
-
-    def fake_interleaved(fns, inp, reps, warmup):
-        timed.append(inp)
-        return {"dense": 6.0, "sparse": 2.5}
-
-    monkeypatch.setattr(acc, "_interleaved", fake_interleaved)
-    rows = acc.benchmark_activations(widths=(64,), depth=4, sparsities=(0.85,), batches=(3,), reps=1, warmup=0)
-    hidden, model = rows
-    assert (hidden["part"], model["part"]) == ("hidden", "model")
-    assert hidden["speedup"] == model["speedup"] == pytest.approx(6.0 / 2.5)
-    s = hidden["measured_sparsity"]
-    assert hidden["ideal"] == pytest.approx(1 / (1 - s)) and model["ideal"] == pytest.approx(4 / (1 + 3 * (1 - s)))
-    hidden_in, x = timed
-    assert x.shape == (3, 64) and float((x == 0).float().mean()) == 0.0
-    assert hidden_in.shape == (3, 64) and float((hidden_in == 0).float().mean()) > 0.6  # an activation's output
+@pytest.mark.parametrize("mode", ["sparse", "dense", "auto"])
+def test_inputs_of_the_wrong_size_get_one_line_errors_on_every_path(mode):
+    # the kernels index W by the input's own size: unchecked, a wider input read past the weights (garbage, NaN)
+    linear = SparseInputLinear(nn.Linear(4, 3), mode=mode)
+    for bad in (torch.zeros(1, 6), torch.zeros(2, 3), torch.zeros(5, 2, 6)):
+        with pytest.raises(ValueError, match=r"^x must have 4 features in its last dimension, got shape"):
+            linear(bad)
+    conv = SparseInputConv2d(nn.Conv2d(4, 3, 3), mode=mode)
+    with pytest.raises(ValueError, match=r"^x must have 4 channels \(dimension 1\), got shape \(1, 2, 5, 5\)"):
+        conv(torch.zeros(1, 2, 5, 5))
+    with pytest.raises(ValueError, match=r"smaller than the 3×3 kernel after padding \(0, 0\)"):
+        conv(torch.zeros(1, 4, 2, 5))
+    # what nn.Conv2d takes, the copy takes: a 1×1 map with padding 1 under a 3×3 kernel
+    padded = nn.Conv2d(4, 3, 3, padding=1)
+    x = torch.randn(2, 4, 1, 1).clamp(min=0)
+    torch.testing.assert_close(SparseInputConv2d(padded, mode=mode)(x), padded(x).detach())

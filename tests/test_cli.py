@@ -283,7 +283,7 @@ class _Captured(Exception):
 
 
 def test_bench_options_reach_the_benchmarks(monkeypatch):
-    import sparseinit.acceleration as acceleration
+    import sparseinit.acceleration_benchmark as acceleration_benchmark
     import sparseinit.layers.dctps_benchmark as dctps_benchmark
 
     seen = {}
@@ -295,7 +295,7 @@ def test_bench_options_reach_the_benchmarks(monkeypatch):
 
         return fake
 
-    monkeypatch.setattr(acceleration, "benchmark_activations", capture("activations"))
+    monkeypatch.setattr(acceleration_benchmark, "benchmark_activations", capture("activations"))
     monkeypatch.setattr(dctps_benchmark, "benchmark_dctps", capture("dctps"))
     with pytest.raises(_Captured):
         main(["bench", "activations", "--widths", "32", "--depth", "3", "--sparsities", "0.8", "--batches", "2",

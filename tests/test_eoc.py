@@ -177,3 +177,16 @@ def test_q_star_range_ends_give_finite_points(q_star):
     p = edge_of_chaos("crelu", 0.85, m=1.0, clip="relative", q_star=q_star)
     assert p.chi1 == pytest.approx(1.0, rel=1e-9)
     assert float(p.zero_fraction(q_star)) == pytest.approx(0.85, rel=1e-9)
+
+
+def test_an_unreachable_slope_names_the_slopes_that_are_reachable():
+    # V'(q*) rises with m; the search spans m from 1e-6 to 1e3 √q*: the message gives the slopes at both ends
+    with pytest.raises(ValueError, match=r"slope 1e-09 is not reachable .* must be in \[([\d.e+-]+), ([\d.e+-]+)\]"
+                       ) as caught:
+        sparseinit.clip_for_slope("crelu", 0.85, 1e-9, q_star=4.0)
+    low, high = (float(v) for v in caught.value.args[0].split("[")[1].split("]")[0].split(", "))
+    assert low == pytest.approx(edge_of_chaos("crelu", 0.85, m=2e-6, q_star=4.0).slope, rel=1e-3)
+    assert high == pytest.approx(edge_of_chaos("crelu", 0.85, m=2e3, q_star=4.0).slope, rel=1e-5)
+    assert low < 1e-6 < high
+    with pytest.raises(ValueError, match=r"^sparsity for crelu must be in \[0\.5, 1\) \(τ ≥ 0\), got 0\.3"):
+        sparseinit.clip_for_slope("crelu", 0.3, 0.5)

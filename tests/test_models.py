@@ -96,3 +96,13 @@ def test_the_first_layer_starts_the_pre_activations_at_q_star(model):
     assert first_variance(4.0) == pytest.approx(CRELU.q_star, rel=0.1)  # zero padding: border pixels see less
     told_one = (CRELU.q_star - CRELU.sigma_b2) * 4 + CRELU.sigma_b2
     assert first_variance(1.0) == pytest.approx(told_one, rel=0.1)
+
+
+def test_numpy_integers_are_sizes_like_ints():
+    import numpy as np
+
+    point = sparseinit.edge_of_chaos("crelu", 0.85)
+    model = DeepMLP(np.int64(3), np.int32(20), point, in_features=np.int64(8), num_classes=np.int64(4))
+    assert model(torch.randn(5, 8)).shape == (5, 4) and len(hidden_activations(model)) == 3
+    with pytest.raises(ValueError, match=r"^width must be an integer >= 1, got 2\.0"):
+        DeepMLP(3, 2.0, point)

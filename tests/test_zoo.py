@@ -170,3 +170,11 @@ def test_vgg_max_pools_halve_the_image_four_times(depth):
     model = VGG(depth, width=0.125)
     assert model.features(torch.randn(2, 3, 32, 32)).shape[-2:] == (2, 2)
     assert model.features(torch.randn(2, 3, 48, 48)).shape[-2:] == (3, 3)
+
+
+def test_numpy_integers_are_accepted_as_sizes():
+    import numpy as np
+
+    assert LeNet5(in_channels=np.int64(1), num_classes=np.int64(7))(torch.randn(2, 1, 28, 28)).shape == (2, 7)
+    with pytest.raises(ValueError, match=r"^num_classes must be an integer >= 1, got 7\.0"):
+        LeNet5(num_classes=7.0)

@@ -301,7 +301,12 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_bench_activations(args: argparse.Namespace) -> None:
-    from .acceleration import activations_table, benchmark_activations, run_environment, write_activations_results
+    from .acceleration_benchmark import (
+        activations_table,
+        benchmark_activations,
+        run_environment,
+        write_activations_results,
+    )
 
     outs = _bench_outputs(args)
     meta = run_environment("sparseinit " + " ".join(args.argv), args.threads, args.reps)
@@ -320,7 +325,8 @@ def _add_bench_activations(bench_sub: argparse._SubParsersAction) -> None:
     q = bench_sub.add_parser(
         "activations", help="accelerate() against dense torch on a DeepMLP at real activation sparsities",
         description="Time a DeepMLP at its EoC point for each target activation sparsity, dense (torch) against "
-                    "sparseinit.accelerate(), interleaved, medians (sparseinit.acceleration.benchmark_activations); "
+                    "sparseinit.accelerate(), interleaved, medians "
+                    "(sparseinit.acceleration_benchmark.benchmark_activations); "
                     "print the table (shape, sparsity, batch, dense ms, sparse ms, speed-up, ideal 1/(1-s)) and "
                     "optionally write JSON, a markdown page and a plot.")
     q.add_argument("--widths", type=int, nargs="+", default=[4096], help="MLP widths (default 4096)")

@@ -65,9 +65,11 @@ class LayerCost:
 
     @property
     def byte_saving(self) -> float:
+        """dense / sparse bytes moved (inf when the sparse path moves none)."""
         return _saving(self.dense_bytes, self.sparse_bytes)
 
     def to_dict(self) -> dict:
+        """The fields as a plain dict, with both savings."""
         return {**asdict(self), "mac_saving": self.mac_saving, "byte_saving": self.byte_saving}
 
 
@@ -79,33 +81,41 @@ class CostReport:
 
     @property
     def dense_macs(self) -> int:
+        """Multiply-adds of every layer on the dense path."""
         return sum(layer.dense_macs for layer in self.layers)
 
     @property
     def sparse_macs(self) -> int:
+        """Multiply-adds of every layer on the sparse path (its dense count where accelerate() keeps it dense)."""
         return sum(layer.sparse_macs for layer in self.layers)
 
     @property
     def dense_bytes(self) -> int:
+        """Compulsory bytes (weights, bias, input, output) of every layer on the dense path."""
         return sum(layer.dense_bytes for layer in self.layers)
 
     @property
     def sparse_bytes(self) -> int:
+        """Compulsory bytes of every layer on the sparse path (only the weights of inputs non-zero somewhere)."""
         return sum(layer.sparse_bytes for layer in self.layers)
 
     @property
     def mac_saving(self) -> float:
+        """dense / sparse multiply-adds over the model."""
         return _saving(self.dense_macs, self.sparse_macs)
 
     @property
     def byte_saving(self) -> float:
+        """dense / sparse bytes over the model."""
         return _saving(self.dense_bytes, self.sparse_bytes)
 
     def totals(self) -> dict:
+        """The model's totals and savings as a plain dict."""
         return {"dense_macs": self.dense_macs, "sparse_macs": self.sparse_macs, "dense_bytes": self.dense_bytes,
                 "sparse_bytes": self.sparse_bytes, "mac_saving": self.mac_saving, "byte_saving": self.byte_saving}
 
     def to_dict(self) -> dict:
+        """Per-layer rows and totals as a plain dict (``sparseinit cost``'s JSON)."""
         return {"layers": [layer.to_dict() for layer in self.layers], "totals": self.totals()}
 
     def table(self) -> str:

@@ -116,8 +116,9 @@ def clip_for_slope(activation: str, sparsity: float, slope: float, q_star: float
         return _moments(activation, tau, math.exp(log_m) * root, q_star)[2] - slope
 
     lo, hi = math.log(1e-6), math.log(1e3)
-    if gap(lo) > 0 or gap(hi) < 0:
-        raise ValueError(f"slope {slope} is not reachable for {activation} at sparsity {sparsity}; use (0, 1)")
+    if gap(lo) > 0 or gap(hi) < 0:  # V'(q*) rises with m: these are the slopes of m from 1e-6 √q* to 1e3 √q*
+        raise ValueError(f"slope {slope} is not reachable for {activation} at sparsity {sparsity}: V'(q*) must be "
+                         f"in [{gap(lo) + slope:.3g}, {gap(hi) + slope:.6g}] (m from 1e-06 to 1e+03 √q*)")
     return math.exp(brentq(gap, lo, hi, xtol=1e-13)) * root
 
 
@@ -147,8 +148,8 @@ def edge_of_chaos(
     elif sparsity is None:
         raise ValueError(f"{activation} needs a target sparsity in (0, 1)")
     sparsity = check_range("sparsity", sparsity, 0.0, 1.0)
-    if activation in ("relu_tau", "crelu") and sparsity < 0.5:
-        raise ValueError(f"sparsity for {activation} must be in [0.5, 1) (τ ≥ 0), got {sparsity}")
+    if activation != "relu":
+        threshold_for_sparsity(activation, sparsity, q_star)  # its range checks first: crelu's s >= 0.5
 
     if activation in _CLIPPED:
         if m is not None and slope is not None:

@@ -17,14 +17,14 @@ import copy
 import torch
 from torch import nn
 
+from ._validate import check_int
 from .eoc import EdgeOfChaos
 from .initialisation import init_eoc_
 
 
 def _check_positive(**values: int) -> None:
     for name, value in values.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        check_int(name, value, 1)
 
 
 class _Deep(nn.Module):

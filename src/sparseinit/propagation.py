@@ -37,6 +37,7 @@ class Propagation:
     theory_sparsity: np.ndarray
 
     def to_dict(self) -> dict:
+        """JSON-ready: the EoC point, q0, width and the four per-layer curves (non-finite values as None)."""
         def clean(a: np.ndarray) -> list:
             return [float(v) if np.isfinite(v) else None for v in a]
 

@@ -43,6 +43,7 @@ class Selectivity:
 
     @property
     def min_fraction(self) -> float:
+        """The selective fraction of the narrowest layer."""
         return self.fraction[self.narrowest]
 
     @property
@@ -52,6 +53,7 @@ class Selectivity:
         return [i for i, c in enumerate(self.passing) if c == 0]
 
     def to_dict(self) -> dict:
+        """The fields, narrowest layer and closed layers as a plain dict."""
         return {"fraction": list(self.fraction), "count": list(self.count), "passing": list(self.passing),
                 "width": list(self.width),
                 "spread": self.spread, "narrowest": self.narrowest, "closed_layers": self.closed_layers}

@@ -28,6 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._validate import check_int
+
 VGG_CONFIGS: dict[int, list[int | str]] = {
     11: [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512],
     16: [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512],
@@ -37,8 +39,7 @@ VGG_CONFIGS: dict[int, list[int | str]] = {
 
 def _check(**values: int) -> None:
     for name, value in values.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        check_int(name, value, 1)
 
 
 def _channels(base: int, width: float) -> int:
@@ -52,7 +53,7 @@ def _check_width(width: float) -> float:
 
 
 @torch.no_grad()
-def kaiming_init_(model: nn.Module) -> nn.Module:
+def _kaiming_init_(model: nn.Module) -> nn.Module:
     """Kaiming-normal (fan-in, ReLU) conv/linear weights, zero biases, BatchNorm weight 1 and bias 0."""
     for module in model.modules():
         if isinstance(module, (nn.Conv2d, nn.Linear)):
@@ -74,7 +75,7 @@ class LeNet300100(nn.Module):
         self.input_shape = (in_channels, image_size, image_size)
         self.layers = nn.Sequential(nn.Flatten(), nn.Linear(in_channels * image_size**2, 300), nn.ReLU(),
                                     nn.Linear(300, 100), nn.ReLU(), nn.Linear(100, num_classes))
-        kaiming_init_(self)
+        _kaiming_init_(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x)
@@ -102,7 +103,7 @@ class LeNet5(nn.Module):
             nn.Conv2d(16, 120, 5, bias=False), nn.BatchNorm2d(120), nn.ReLU())
         self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(120 * size * size, 84), nn.ReLU(),
                                         nn.Linear(84, num_classes))
-        kaiming_init_(self)
+        _kaiming_init_(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))
@@ -135,7 +136,7 @@ class VGG(nn.Module):
         self.features = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(channels, num_classes)
-        kaiming_init_(self)
+        _kaiming_init_(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.pool(self.features(x)).flatten(1))
@@ -154,7 +155,7 @@ class BasicBlock(nn.Module):
         self.shortcut: nn.Module = nn.Identity()
         if stride != 1 or in_planes != planes:
             if shortcut == "A":
-                self.shortcut = PadShortcut(planes - in_planes, stride)
+                self.shortcut = _PadShortcut(planes - in_planes, stride)
             else:
                 self.shortcut = nn.Sequential(nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False),
                                               nn.BatchNorm2d(planes))
@@ -165,7 +166,7 @@ class BasicBlock(nn.Module):
         return self.relu2(out + self.shortcut(x))
 
 
-class PadShortcut(nn.Module):
+class _PadShortcut(nn.Module):
     """Option-A shortcut: subsample by ``stride`` and append ``extra`` zero channels (no parameters)."""
 
     def __init__(self, extra: int, stride: int) -> None:
@@ -198,7 +199,7 @@ class _CifarResNet(nn.Module):
         self.blocks = nn.Sequential(*blocks)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(current, num_classes)
-        kaiming_init_(self)
+        _kaiming_init_(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))

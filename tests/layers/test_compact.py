@@ -2,6 +2,7 @@
 
 import io
 
+import numpy as np
 import pytest
 import torch
 
@@ -114,6 +115,19 @@ def test_bad_input():
         CompactDCTpSLinear(4, 4, torch.tensor([0, 16]))
     with pytest.raises(ValueError, match="in_features must be an integer >= 1"):
         CompactDCTpSLinear(0, 4, torch.tensor([0]))
+    with pytest.raises(ValueError, match=r"support indices must be an integer tensor, got torch\.float32"):
+        CompactDCTpSLinear(4, 4, torch.tensor([1.5, 2.0]))  # was cut to [1, 2] without a word
+    with pytest.raises(ValueError, match="values must have shape"):
+        CompactDCTpSLinear(4, 4, [1, 2], values=[0.1, 0.2, 0.3])  # a list, not only a tensor, is checked
+
+
+def test_numpy_integers_and_lists_are_accepted():
+    layer = CompactDCTpSLinear(np.int64(4), np.int32(3), [1, 5], values=[0.5, -2.0], bias=False, alpha=0.0)
+    expected = torch.zeros(3, 4)
+    expected.view(-1)[[1, 5]] = torch.tensor([0.5, -2.0])
+    x = torch.randn(2, 4)
+    torch.testing.assert_close(layer(x), x @ expected.T)
+    assert (layer.in_features, layer.out_features) == (4, 3) and type(layer.in_features) is int
 
 
 def test_reloaded_in_inference_mode_then_training():

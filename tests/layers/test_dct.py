@@ -80,3 +80,15 @@ def test_cache_shares_one_tensor_and_survives_inference_mode():
     alpha = torch.ones((), requires_grad=True)
     (alpha * first).sum().backward()  # a D built under inference mode can be saved for backward
     assert alpha.grad is not None
+
+
+def test_numpy_sizes_and_bad_kernel_shapes():
+    torch.testing.assert_close(dct_matrix(np.int64(5), np.int32(3)), dct_matrix(5, 3))
+    torch.testing.assert_close(dct_conv_kernel(4, 2, 3), dct_conv_kernel(4, 2, (3, 3)))
+    for bad in ((3,), (3, 3, 3), (3, 0)):
+        with pytest.raises(ValueError, match="kernel_size must be"):
+            dct_conv_kernel(4, 2, bad)
+    with pytest.raises(ValueError, match="in_channels_per_group must be an integer >= 1"):
+        dct_conv_kernel(4, 0, 3)
+    with pytest.raises(ValueError, match=r"shape must be a linear weight's \(n_out, n_in\) or a convolution's"):
+        cached_dct((4,), torch.float32, "cpu")  # was an IndexError

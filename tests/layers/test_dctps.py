@@ -134,3 +134,13 @@ def test_from_dense_starts_at_zero_and_keeps_bias():
     assert not layer.weight.any() and torch.equal(layer.bias, dense.bias) and layer.density == 1.0
     kept = DCTpSLinear.from_dense(dense, keep_weight=True)
     assert torch.equal(kept.weight, dense.weight)
+
+
+def test_alpha_must_be_a_finite_number():
+    from sparseinit.layers import CompactDCTpSLinear
+
+    for bad, match in (("a", "alpha must be a number"), (float("nan"), r"alpha must be in \(-inf, inf\)")):
+        for build in (lambda a: DCTpSLinear(4, 4, alpha=a), lambda a: DCTpSConv2d(2, 2, 3, alpha=a),
+                      lambda a: CompactDCTpSLinear(4, 4, [0, 5], alpha=a)):
+            with pytest.raises(ValueError, match=match):
+                build(bad)

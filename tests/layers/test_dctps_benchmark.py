@@ -52,7 +52,8 @@ def test_cli_writes_files_and_refuses_to_overwrite(capsys, tmp_path):
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["--densities", "0"], "density must be in (0, 1]"),
-    (["--widths", "0"], "widths must be integers >= 1"),
+    (["--widths", "0"], "each of widths must be an integer >= 1, got 0"),
+    (["--warmup", "-1"], "warmup must be an integer >= 0, got -1"),
     (["--reps", "0"], "reps must be an integer >= 1"),
 ])
 def test_bad_values(capsys, argv, message):

@@ -54,6 +54,9 @@ def test_bad_input():
         fast_dct(torch.ones(3), 0)
     with pytest.raises(ValueError, match="at least one axis"):
         fast_dct(torch.tensor(1.0), 1)
+    for dim in (2, 4, -3, 1.0, True):  # out of range would wrap round to another axis
+        with pytest.raises(ValueError, match=r"^dim must be an integer in \[-2, 1\] for shape \(3, 4\), got"):
+            fast_dct(torch.ones(3, 4), 4, dim=dim)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")

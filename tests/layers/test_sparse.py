@@ -21,7 +21,7 @@ def test_random_mask_exact_and_reproducible():
     m1 = random_mask((30, 40), 77, generator=torch.Generator().manual_seed(3))
     m2 = random_mask((30, 40), 77, generator=torch.Generator().manual_seed(3))
     assert m1.dtype == torch.bool and int(m1.sum()) == 77 and torch.equal(m1, m2)
-    with pytest.raises(ValueError, match="nnz must be in"):
+    with pytest.raises(ValueError, match=r"nnz must be an integer in \[0, 4\], got 5"):
         random_mask((2, 2), 5)
 
 
@@ -108,3 +108,36 @@ def test_kaiming_on_support_of_a_convolution_kernel_per_unit():
         assert values.std().item() == pytest.approx(1.5 / math.sqrt(keep), rel=0.08)  # 3 standard errors at 6
     kaiming_on_support_(weight, mask, fan_in="dense", gain=1.5, generator=generator)
     assert weight[mask].std().item() == pytest.approx(1.5 / math.sqrt(72), rel=0.03)
+
+
+def test_convolution_arguments_are_checked_when_built_as_nn_conv2d_does():
+    for kernel_size in ((3, 3, 3), (3,), 0):
+        with pytest.raises(ValueError, match="kernel_size must be"):
+            SparseConv2d(3, 4, kernel_size)
+    with pytest.raises(ValueError, match="unknown padding 'foo'; choose one of valid, same"):
+        SparseConv2d(3, 4, 3, padding="foo")
+    with pytest.raises(ValueError, match=r"^padding must be an integer >= 0, got -1"):
+        SparseConv2d(3, 4, 3, padding=-1)
+    # what is accepted computes what nn.Conv2d computes with the same kernel
+    x = torch.randn(2, 3, 6, 5)
+    for kwargs in ({"kernel_size": (3, 1), "padding": (1, 0)}, {"kernel_size": 3, "padding": "same"}):
+        layer = SparseConv2d(3, 4, density=0.5, bias=False, **kwargs)
+        torch.testing.assert_close(layer(x), F.conv2d(x, layer.kernel(), padding=kwargs["padding"]))
+
+
+def test_mask_and_initialiser_arguments():
+    import numpy as np
+
+    from sparseinit.layers.sparse import kaiming_on_support_
+
+    with pytest.raises(ValueError, match=r"^nnz must be an integer in \[0, 9\], got 2\.5"):
+        random_mask((3, 3), 2.5)
+    with pytest.raises(ValueError, match=r"^every entry of shape must be an integer >= 1, got -3"):
+        random_mask((3, -3), 2)
+    with pytest.raises(ValueError, match=r"^shape must be a tuple of integers >= 1, got 5"):
+        random_mask(5, 2)
+    assert int(random_mask(torch.Size([2, 3]), np.int64(4)).sum()) == 4
+    with pytest.raises(ValueError, match=r"mask must have the weight's shape \(3, 3\), got \(2, 2\)"):
+        kaiming_on_support_(torch.zeros(3, 3), torch.ones(2, 2, dtype=torch.bool))
+    layer = SparseLinear(np.int64(4), np.int32(3))
+    assert layer.weight.shape == (3, 4)

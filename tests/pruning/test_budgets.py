@@ -82,3 +82,23 @@ def test_bad_density(density):
 def test_bad_budget():
     with pytest.raises(ValueError, match="unknown budget 'dense'; choose one of epl, uniform, epf, erk"):
         layer_budgets(MLP, 0.1, "dense")
+
+
+@pytest.mark.parametrize(("shapes", "match"), [
+    ([(10, -20)], r"^every entry of shapes\[0\] must be an integer >= 1, got -20"),  # was a budget of -200
+    ([(4, 4), (0, 0)], r"^every entry of shapes\[1\] must be an integer >= 1, got 0"),
+    ([10, 20], r"^shapes\[0\] must be a weight shape, \(out, in\) or \(C_out, C_in/g, k_h, k_w\), got 10"),
+    ([(4, 4, 3)], r"^shapes\[0\] must be a weight shape"),
+    ([(4, 2.5)], r"^every entry of shapes\[0\] must be an integer >= 1, got 2\.5"),
+])
+@pytest.mark.parametrize("budget", BUDGETS)
+def test_bad_shapes(shapes, match, budget):
+    with pytest.raises(ValueError, match=match):
+        layer_budgets(shapes, 0.1, budget)
+
+
+def test_erk_weighs_a_grouped_convolution_by_its_weight_dimensions():
+    # (C_out, C_in/g, k_h, k_w): the sum of the weight's dimensions, C_in/g for a grouped (here depthwise) layer
+    shapes = [(64, 1, 3, 3), (10, 64)]
+    counts = layer_budgets(shapes, 0.05, "erk")
+    assert counts[0] / counts[1] == pytest.approx((64 + 1 + 3 + 3) / (10 + 64), abs=0.02)

@@ -238,3 +238,22 @@ def test_errors():
         choose_masks(model, layers, 10, "force", data=DATA, iterations=0)
     with pytest.raises(ValueError, match="data yielded no batch"):
         next(batches([]))
+
+
+def test_select_top_checks_every_count():
+    import numpy as np
+
+    scores = [torch.randn(3, 4), torch.randn(5)]
+    with pytest.raises(ValueError, match=r"^counts\[0\] must be an integer in \[0, 12\], got 20"):
+        select_top(scores, [20, 1])  # was torch's "selected index k out of range"
+    with pytest.raises(ValueError, match=r"^counts\[1\] must be an integer in \[0, 5\], got -1"):
+        select_top(scores, [1, -1])
+    with pytest.raises(ValueError, match=r"^counts must be an integer in \[0, 17\], got 18"):
+        select_top(scores, 18)
+    with pytest.raises(ValueError, match=r"^scores must hold at least one tensor"):
+        select_top([], 0)
+    # a numpy integer is one global count, as an int is: the 3 highest over both layers
+    masks = select_top(scores, np.int64(3))
+    top = torch.cat([s.flatten() for s in scores]).topk(3).values
+    kept = torch.cat([s[m] for s, m in zip(scores, masks, strict=True)])
+    assert sorted(kept.tolist()) == sorted(top.tolist())

@@ -147,6 +147,11 @@ def test_errors():
         sparsify(nn.Sequential(nn.Linear(2, 2)), 0.1, keep_first=True)
     with pytest.raises(ValueError, match=r"no nn\.Linear, nn\.Conv2d or sparse layer"):
         density_report(nn.Sequential(nn.ReLU()))
+    for seed in (-1, 2**70, 1.0):  # what torch.Generator takes; 2**70 was an overflow trace
+        with pytest.raises(ValueError, match=r"^seed must be an integer in \[0, 4294967295\], got"):
+            sparsify(net(), 0.1, seed=seed)
+    a, b = sparsify(net(), 0.1, seed=np.int64(7)), sparsify(net(), 0.1, seed=7)
+    assert all(torch.equal(x.mask, y.mask) for x, y in zip(masked_layers(a), masked_layers(b), strict=True))
     model = net()
     with pytest.raises(ValueError):
         sparsify(model, 0.1, method="snip")

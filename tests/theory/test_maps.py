@@ -166,3 +166,25 @@ def test_correlation_map_off_the_fixed_point_against_monte_carlo(name, tau, m):
     assert abs(exact - r) < 5 * se
     v = float(theory.variance_map(f, q, sw, sb))
     assert abs(numerator.mean() / q - r) > 50 * se and abs(v - q) > 0.1  # dividing by q would be caught
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"q_min": 10.0, "q_max": 1.0}, r"^q_max must be in \(10, inf\), got 1"),
+    ({"q_min": -1.0}, r"^q_min must be in \(0, inf\), got -1"),
+    ({"grid": 2.5}, r"^grid must be an integer >= 3, got 2\.5"),
+    ({"grid": 1}, r"^grid must be an integer >= 3, got 1"),  # was an empty list
+])
+def test_fixed_point_search_range_is_checked(kwargs, match):
+    relu = PiecewiseLinear.from_name("relu")
+    with pytest.raises(ValueError, match=match):
+        theory.fixed_points(relu, 2.0, 0.1, **kwargs)
+
+
+def test_classify_labels_and_bad_input():
+    assert [theory.classify(*args) for args in ((0.5, 0.0), (1.5, 0.0), (1.0, 0.3), (1.0, -0.3), (1.0, 0.0))] == [
+        "stable", "unstable", "stable from below", "stable from above", "marginal"]
+    assert "marginal" in theory.FixedPoint.__doc__
+    with pytest.raises(ValueError, match=r"^slope must be a number, got 'a'"):
+        theory.classify("a", 0.0)
+    with pytest.raises(ValueError, match=r"^q must be a number or an array of numbers in \(0, inf\), got 'a'"):
+        theory.mean_square(PiecewiseLinear.from_name("relu"), "a")

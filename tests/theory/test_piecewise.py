@@ -47,3 +47,21 @@ def test_threshold_gives_the_sparsity(name, s):
 def test_bad_parameters(kwargs, match):
     with pytest.raises(ValueError, match=match):
         PiecewiseLinear.from_name(**kwargs)
+
+
+@pytest.mark.parametrize(("args", "match"), [
+    (("crelu", 0.8, -1.0), r"^q must be in \(0, inf\), got -1"),
+    (("crelu", 0.8, "a"), r"^q must be a number"),
+    (("crelu", 0.3), r"^sparsity for crelu must be in \[0\.5, 1\) \(τ ≥ 0\), got 0\.3"),  # τ would be -0.52
+    (("relu_tau", 0.49), r"^sparsity for relu_tau must be in \[0\.5, 1\)"),
+    (("relu", 0.8), r"^unknown activation 'relu'; choose one of relu_tau, st, crelu, cst"),  # τ = 0 at any s
+])
+def test_threshold_for_sparsity_refuses_what_has_no_threshold(args, match):
+    with pytest.raises(ValueError, match=match):
+        threshold_for_sparsity(*args)
+
+
+def test_odd_activations_take_any_sparsity_and_even_ones_reach_zero():
+    # st / cst zero a band around 0: any s in (0, 1) has τ >= 0; relu_tau / crelu at s = 0.5 have τ = 0
+    assert threshold_for_sparsity("st", 0.3, 4.0) == pytest.approx(2.0 * norm.ppf(0.65), rel=1e-12)
+    assert threshold_for_sparsity("crelu", 0.5) == 0.0

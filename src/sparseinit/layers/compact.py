@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._validate import check_int, check_range
 from .dct import cached_dct
 from .dctps import DCTpSLinear
 from .fast_dctps import check_path, dctps_path, fast_dctps_linear
@@ -36,9 +37,7 @@ class CompactDCTpSLinear(nn.Module):
                  bias: bool = True, *, alpha: float = 1.0, alpha_trainable: bool = True, path: str = "auto",
                  device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
         super().__init__()
-        for name, value in (("in_features", in_features), ("out_features", out_features)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        in_features, out_features = check_int("in_features", in_features, 1), check_int("out_features", out_features, 1)
         self.in_features, self.out_features = in_features, out_features
         self.path = check_path(path)
         numel = in_features * out_features
@@ -48,12 +47,12 @@ class CompactDCTpSLinear(nn.Module):
         kw: dict[str, Any] = {"device": device, "dtype": dtype}
         if values is None:
             values = torch.zeros(indices.numel(), **kw)
-        elif tuple(values.shape) != (indices.numel(),):
+        elif tuple((values := torch.as_tensor(values)).shape) != (indices.numel(),):
             raise ValueError(f"values must have shape ({indices.numel()},) like indices, got {tuple(values.shape)}")
         self.values = nn.Parameter(torch.as_tensor(values).detach().clone().to(**kw))
         self.register_buffer("indices", indices.to(dtype=index_dtype, device=self.values.device))
-        self.alpha = nn.Parameter(torch.tensor(float(alpha), dtype=self.values.dtype, device=self.values.device),
-                                  requires_grad=alpha_trainable)
+        alpha = torch.tensor(check_range("alpha", alpha), dtype=self.values.dtype, device=self.values.device)
+        self.alpha = nn.Parameter(alpha, requires_grad=alpha_trainable)
         self.bias = nn.Parameter(torch.zeros(out_features, dtype=self.values.dtype, device=self.values.device)) \
             if bias else None
         self._csr: tuple[tuple, CSRStructure] | None = (self._key(), _to(structure, self.values.device))
@@ -89,10 +88,12 @@ class CompactDCTpSLinear(nn.Module):
     # --- the support ---------------------------------------------------------------------------------------
     @property
     def nnz(self) -> int:
+        """Number of stored values of S."""
         return int(self.indices.numel())
 
     @property
     def density(self) -> float:
+        """nnz / (in_features · out_features)."""
         return self.nnz / (self.in_features * self.out_features)
 
     def _key(self) -> tuple:

@@ -19,14 +19,23 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 
 import torch
 
+from .._validate import check_int
+
 
 def _check_size(name: str, value: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return value
+    return check_int(name, value, 1)
+
+
+def _kernel_size(kernel_size: int | tuple[int, int]) -> tuple[int, int]:
+    """(k_h, k_w) from an int or a pair, each an integer >= 1."""
+    pair = (kernel_size, kernel_size) if isinstance(kernel_size, numbers.Integral) else tuple(kernel_size)
+    if len(pair) != 2:
+        raise ValueError(f"kernel_size must be an integer or a pair (k_h, k_w), got {kernel_size!r}")
+    return _check_size("kernel_size", pair[0]), _check_size("kernel_size", pair[1])
 
 
 def dct_matrix(n_out: int, n_in: int, dtype: torch.dtype = torch.float32,
@@ -52,8 +61,8 @@ def dct_conv_kernel(out_channels: int, in_channels_per_group: int, kernel_size: 
     Convolving with it (any stride/padding/dilation) maps every input patch, flattened channel-fastest, to its
     truncated / zero-padded orthonormal DCT.
     """
-    kh, kw = kernel_size
-    d = dct_matrix(out_channels, in_channels_per_group * kh * kw, dtype, device)
+    kh, kw = _kernel_size(kernel_size)
+    d = dct_matrix(out_channels, _check_size("in_channels_per_group", in_channels_per_group) * kh * kw, dtype, device)
     return d.reshape(out_channels, kh, kw, in_channels_per_group).permute(0, 3, 1, 2).contiguous()
 
 
@@ -72,4 +81,7 @@ def cached_dct(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device 
 
     One tensor per (shape, dtype, device), built on first use; do not modify it in place.
     """
+    if len(shape) not in (2, 4):
+        raise ValueError(f"shape must be a linear weight's (n_out, n_in) or a convolution's (C_out, C_in/groups, k_h, "
+                         f"k_w), got {tuple(shape)}")
     return _cached(tuple(int(s) for s in shape), dtype, torch.device(device))

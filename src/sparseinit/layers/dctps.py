@@ -27,6 +27,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .._validate import check_range
 from .dct import cached_dct
 from .fast_dctps import (
     check_path,
@@ -49,7 +50,7 @@ class _Offset:
     keeps_dense_weight = False
 
     def _setup_alpha(self, alpha: float, alpha_trainable: bool, path: str = "auto") -> None:
-        value = torch.tensor(float(alpha), dtype=self.weight.dtype, device=self.weight.device)
+        value = torch.tensor(check_range("alpha", alpha), dtype=self.weight.dtype, device=self.weight.device)
         self.alpha = nn.Parameter(value, requires_grad=alpha_trainable)
         self.path = check_path(path)
         self._csr: tuple[tuple, CSRStructure, torch.Tensor] | None = None

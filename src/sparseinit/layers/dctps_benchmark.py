@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .._validate import check_range
+from .._validate import check_int, check_range
 from .compact import CompactDCTpSLinear
 from .dctps import DCTpSConv2d, DCTpSLinear
 from .fast_dctps import dctps_path
@@ -110,16 +110,13 @@ def benchmark_dctps(widths: Sequence[int] = (4096,), densities: Sequence[float] 
     for name, values in (("widths", widths), ("batches", batches), ("train_batches", train_batches),
                          ("convs", [v for c in convs for v in c])):
         for v in values:
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name} must be integers >= 1, got {v!r}")
+            check_int(f"each of {name}", v, 1)
     if any(len(c) != 3 for c in convs):
         raise ValueError("convs must be (channels, size, batch) triples")
     for d in densities:
         check_range("density", d, 0.0, 1.0, hi_open=False)
-    if not isinstance(reps, int) or reps < 1 or not isinstance(warmup, int) or warmup < 0:
-        raise ValueError(f"reps must be an integer >= 1 and warmup >= 0, got reps={reps!r}, warmup={warmup!r}")
-    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
-        raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
+    reps, warmup = check_int("reps", reps, 1), check_int("warmup", warmup, 0)
+    threads = None if threads is None else check_int("threads", threads, 1)
     previous = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
@@ -263,12 +260,9 @@ def plot_dctps(rows: Sequence[dict], path: str | Path) -> Path:
     ax.set_ylabel("speed-up of CompactDCTpSLinear over nn.Linear")
     ax.set_title("Fast DCTpS (FFT + CSR) vs dense nn.Linear, 2 CPU threads")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    from ..figures import save_figure
+
+    return save_figure(fig, path)
 
 
 def dctps_markdown(result: dict, command: str | None = None) -> str:

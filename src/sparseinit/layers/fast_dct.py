@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 
 import torch
 import torch.nn.functional as F
@@ -64,7 +65,10 @@ def permuted_dct(x: torch.Tensor, n_out: int, dim: int = -1, order: torch.Tensor
         raise ValueError(f"fast_dct needs a float32 or float64 tensor, got {x.dtype}")
     if x.dim() == 0:
         raise ValueError(f"x must have at least one axis, got shape {tuple(x.shape)}")
-    dim = dim % x.dim()
+    if isinstance(dim, bool) or not isinstance(dim, numbers.Integral) or not -x.dim() <= dim < x.dim():
+        raise ValueError(f"dim must be an integer in [{-x.dim()}, {x.dim() - 1}] for shape {tuple(x.shape)}, "
+                         f"got {dim!r}")
+    dim = int(dim) % x.dim()
     n_in = x.shape[dim]
     if n_in < 1:
         raise ValueError(f"x must have an axis of length >= 1 at dim {dim}, got shape {tuple(x.shape)}")

@@ -27,7 +27,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules.utils import _pair
 
-from .._validate import check_choice, check_range
+from .._validate import check_choice, check_int, check_range
+from .dct import _kernel_size
 
 FAN_IN = ("dense", "sparse")
 _SKIP_INIT = contextvars.ContextVar("sparseinit_skip_init", default=False)
@@ -43,7 +44,7 @@ def _skip_init() -> Iterator[None]:
         _SKIP_INIT.reset(token)
 
 
-def nnz_for_density(density: float, numel: int) -> int:
+def _nnz_for_density(density: float, numel: int) -> int:
     """round(density · numel) for density in (0, 1]."""
     density = check_range("density", density, 0.0, 1.0, hi_open=False)
     return min(numel, round(density * numel))
@@ -52,9 +53,9 @@ def nnz_for_density(density: float, numel: int) -> int:
 def random_mask(shape: tuple[int, ...] | torch.Size, nnz: int, *, generator: torch.Generator | None = None,
                 device: torch.device | str | None = None) -> torch.Tensor:
     """A boolean mask of ``shape`` with exactly ``nnz`` True entries, uniformly at random without replacement."""
+    shape = _shape(shape)
     numel = math.prod(shape)
-    if not 0 <= nnz <= numel:
-        raise ValueError(f"nnz must be in [0, {numel}], got {nnz}")
+    nnz = check_int("nnz", nnz, 0, numel)
     flat = torch.zeros(numel, dtype=torch.bool)
     flat[torch.randperm(numel, generator=generator)[:nnz]] = True
     return flat.reshape(shape).to(device)
@@ -69,6 +70,8 @@ def kaiming_on_support_(weight: torch.Tensor, mask: torch.Tensor, *, fan_in: str
     its support entries (at least 1).
     """
     check_choice("fan_in", fan_in, FAN_IN)
+    if mask.shape != weight.shape:
+        raise ValueError(f"mask must have the weight's shape {tuple(weight.shape)}, got {tuple(mask.shape)}")
     noise = torch.randn(weight.shape, generator=generator, dtype=torch.float64)
     if fan_in == "dense":
         std = torch.full((weight.shape[0],), gain / math.sqrt(weight[0].numel()), dtype=torch.float64)
@@ -97,7 +100,7 @@ class MaskedLayer(nn.Module):
     def _setup_mask(self, density: float, mask: torch.Tensor | None, generator: torch.Generator | None) -> None:
         shape = self.weight.shape
         if mask is None:
-            mask = random_mask(shape, nnz_for_density(density, self.weight.numel()), generator=generator)
+            mask = random_mask(shape, _nnz_for_density(density, self.weight.numel()), generator=generator)
         mask = self._checked_mask(mask)
         self.register_buffer("mask", mask.to(self.weight.device))
         self.capture_dense_grad = False
@@ -231,10 +234,16 @@ class SparseConv2d(MaskedLayer):
             raise ValueError(f"in_channels ({in_channels}) and out_channels ({out_channels}) must be divisible by "
                              f"groups ({groups})")
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = _pair(kernel_size)
+        self.kernel_size = _kernel_size(kernel_size)
         self.stride, self.dilation = _pair(stride), _pair(dilation)
-        self.padding = padding if isinstance(padding, str) else _pair(padding)
-        _positive(kernel_size=min(self.kernel_size), stride=min(self.stride), dilation=min(self.dilation))
+        if isinstance(padding, str):
+            self.padding = check_choice("padding", padding, ("valid", "same"))
+        else:
+            self.padding = _pair(padding)
+            if len(self.padding) != 2:
+                raise ValueError(f"padding must be an integer, a pair, 'valid' or 'same', got {padding!r}")
+            self.padding = tuple(check_int("padding", p, 0) for p in self.padding)
+        _positive(stride=min(self.stride), dilation=min(self.dilation))
         kw = {"device": device, "dtype": dtype}
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels // groups, *self.kernel_size, **kw))
         self.bias = nn.Parameter(torch.empty(out_channels, **kw)) if bias else None
@@ -265,10 +274,16 @@ class SparseConv2d(MaskedLayer):
         return new
 
 
+def _shape(shape: tuple[int, ...] | torch.Size) -> tuple[int, ...]:
+    """``shape`` as a tuple of integers >= 1."""
+    if not isinstance(shape, (tuple, list)):  # torch.Size is a tuple
+        raise ValueError(f"shape must be a tuple of integers >= 1, got {shape!r}")
+    return tuple(check_int("every entry of shape", n, 1) for n in shape)
+
+
 def _positive(**values: int) -> None:
     for name, value in values.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        check_int(name, value, 1)
 
 
 def _full_mask(layer: nn.Module) -> torch.Tensor:
@@ -282,9 +297,3 @@ def _copy_params(new: MaskedLayer, old: nn.Module, keep_weight: bool) -> None:
         new.weight.mul_(new.mask)
     if old.bias is not None:
         new.bias.copy_(old.bias)
-
-
-def is_masked(module: nn.Module) -> bool:
-    """True for the layers of this package that train on a support."""
-    return isinstance(module, MaskedLayer)
-

@@ -34,11 +34,14 @@ class CSRStructure:
 
     @property
     def nnz(self) -> int:
+        """Number of entries on the support."""
         return int(self.flat.numel())
 
     @classmethod
     def from_flat(cls, flat: torch.Tensor, n_out: int, n_in: int) -> CSRStructure:
         """From the ascending flat indices i·n_in + j of the support (any integer dtype, one device)."""
+        if flat.numel() and (flat.dtype.is_floating_point or flat.dtype.is_complex or flat.dtype == torch.bool):
+            raise ValueError(f"support indices must be an integer tensor, got {flat.dtype}")
         flat = flat.to(torch.int64)
         if flat.numel() and (int(flat.min()) < 0 or int(flat.max()) >= n_out * n_in):
             raise ValueError(f"support indices must lie in [0, {n_out * n_in}), got [{int(flat.min())}, "

@@ -6,8 +6,8 @@ density is the one asked for up to 1/Σ|W_l|:
 
     uniform   nnz_l ≈ d · |W_l|                                 (every layer at density d)
     epf       nnz_l ∝ C_out,l                                   (equal per filter / output unit)
-    erk       nnz_l = min(|W_l|, ε · (C_out + C_in + k_h + k_w))   (Erdős–Rényi-kernel, Evci et al. 2020; for a
-              linear layer C_out + C_in), ε solved so that Σ nnz_l = T
+    erk       nnz_l = min(|W_l|, ε · (C_out + C_in/g + k_h + k_w))   (Erdős–Rényi-kernel, Evci et al. 2020: the sum
+              of the weight's dimensions; for a linear layer C_out + C_in), ε solved so that Σ nnz_l = T
     epl       nnz_l = min(|W_l|, ⌊T/L⌋), leftover to the last layer  ([C]'s default for DCTpS)
 
 The proportional rules (uniform, epf, erk) are solved by water-filling: a layer whose share exceeds |W_l| is made
@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from .._validate import check_choice, check_range
+from .._validate import check_choice, check_int, check_range
 
 BUDGETS = ("epl", "uniform", "epf", "erk")
 
@@ -44,6 +44,12 @@ def layer_budgets(shapes: Sequence[Sequence[int]], density: float, budget: str =
     check_choice("budget", budget, BUDGETS)
     if not shapes:
         raise ValueError("budgets need at least one layer")
+    for layer, shape in enumerate(shapes):
+        if isinstance(shape, (str, bytes)) or not isinstance(shape, Sequence) or len(shape) not in (2, 4):
+            raise ValueError(f"shapes[{layer}] must be a weight shape, (out, in) or (C_out, C_in/g, k_h, k_w), "
+                             f"got {shape!r}")
+        for size in shape:
+            check_int(f"every entry of shapes[{layer}]", size, 1)
     sizes = [math.prod(shape) for shape in shapes]
     total = total_budget(density, sizes)
     if budget == "epl":

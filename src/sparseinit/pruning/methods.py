@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._validate import check_choice
+from .._validate import check_choice, check_int
 from ..layers.sparse import MaskedLayer
 from . import saliency
 from .selection import Counts, schedule, select_top
@@ -83,8 +83,7 @@ def choose_masks(model: nn.Module, layers: Sequence[MaskedLayer], counts: Counts
     if method in NEEDS_DATA and data is None:
         raise ValueError(f"method {method!r} needs data= (an (inputs, targets) batch or a loader); "
                          f"the data-free methods are random, magnitude and synflow")
-    if iterations is not None and (not isinstance(iterations, int) or iterations < 1):
-        raise ValueError(f"iterations must be an integer >= 1, got {iterations!r}")
+    iterations = None if iterations is None else check_int("iterations", iterations, 1)
     if method == "random":
         scores = [torch.rand(layer.weight.shape, generator=generator) for layer in layers]
         return [m.to(layer.weight.device) for m, layer in zip(select_top(scores, counts), layers, strict=True)]

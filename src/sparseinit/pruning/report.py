@@ -38,6 +38,7 @@ class LayerDensity:
 
     @property
     def density(self) -> float:
+        """nnz / numel of this layer."""
         return self.nnz / self.numel
 
 
@@ -51,10 +52,12 @@ class DensityReport:
 
     @property
     def nnz(self) -> int:
+        """Trainable weights, all layers."""
         return sum(layer.nnz for layer in self.layers)
 
     @property
     def numel(self) -> int:
+        """Entries of every layer's weight tensor (what a dense model would train)."""
         return sum(layer.numel for layer in self.layers)
 
     @property
@@ -68,6 +71,7 @@ class DensityReport:
         return sum(layer.stored_bytes for layer in self.layers) + self.other_bytes
 
     def as_dict(self) -> dict:
+        """Totals and per-layer rows as a plain dict."""
         return {"density": self.density, "nnz": self.nnz, "numel": self.numel, "stored_bytes": self.stored_bytes,
                 "dense_bytes": self.dense_bytes,
                 "layers": [{"name": r.name, "kind": r.kind, "shape": list(r.shape), "nnz": r.nnz, "numel": r.numel,

@@ -1,7 +1,8 @@
 """RigL dynamic sparse training (Evci et al., ICML 2020, §3), for plain sparse and DCT-plus-Sparse models ([C] §5).
 
 Every ``update_every`` steps t until ``stop_step`` = stop_fraction · total_steps, each masked layer with n active
-weights swaps k = round(f(t) · n) of them, f(t) = (drop_fraction / 2)(1 + cos(π t / stop_step)):
+weights swaps k = round(f(t) · n) of them (at most the number of inactive entries), f(t) = (drop_fraction / 2)
+(1 + cos(π t / stop_step)):
 
     drop   the k active weights of smallest |w|
     grow   the k connections with largest |∂L/∂w| among those not kept (a just-dropped one may come back), using
@@ -26,7 +27,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from .._validate import check_range
+from .._validate import check_int, check_range
 from ..layers.masking import masked_layers, zero_masked_state_
 from ..layers.sparse import MaskedLayer
 
@@ -37,10 +38,7 @@ class RigL:
     def __init__(self, model: nn.Module, total_steps: int, *, update_every: int = 100, drop_fraction: float = 0.3,
                  stop_fraction: float = 0.75, optimizer: torch.optim.Optimizer | None = None,
                  reduce_grad: Callable[[torch.Tensor], object] | None = None) -> None:
-        if not isinstance(total_steps, int) or total_steps < 1:
-            raise ValueError(f"total_steps must be an integer >= 1, got {total_steps!r}")
-        if not isinstance(update_every, int) or update_every < 1:
-            raise ValueError(f"update_every must be an integer >= 1, got {update_every!r}")
+        total_steps, update_every = check_int("total_steps", total_steps, 1), check_int("update_every", update_every, 1)
         self.drop_fraction = check_range("drop_fraction", drop_fraction, 0.0, 1.0, lo_open=False, hi_open=False)
         stop_fraction = check_range("stop_fraction", stop_fraction, 0.0, 1.0, hi_open=False)
         self.layers: list[MaskedLayer] = masked_layers(model)
@@ -60,6 +58,7 @@ class RigL:
         return 0.5 * self.drop_fraction * (1.0 + math.cos(math.pi * step_index / self.stop_step))
 
     def is_update_step(self, step_index: int) -> bool:
+        """True when ``step_index`` drops and grows: a positive multiple of ``update_every`` below ``stop_step``."""
         return 0 < step_index < self.stop_step and step_index % self.update_every == 0
 
     def _capture(self, on: bool) -> None:

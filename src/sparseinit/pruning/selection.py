@@ -11,11 +11,19 @@ Iterative methods prune in n rounds to the densities d^{t/n}, t = 1..n (SynFlow:
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 
 import torch
 
+from .._validate import check_int
+
 Counts = int | Sequence[int]
+
+
+def _is_total(counts: Counts) -> bool:
+    """One count for all layers together (any integer, numpy's included), not one per layer."""
+    return isinstance(counts, numbers.Integral)
 
 
 def _ranked(score: torch.Tensor) -> torch.Tensor:
@@ -25,10 +33,11 @@ def _ranked(score: torch.Tensor) -> torch.Tensor:
 
 def select_top(scores: Sequence[torch.Tensor], counts: Counts) -> list[torch.Tensor]:
     """Boolean masks (one per score tensor, same shape) keeping the highest scores: ``counts`` in all, or per layer."""
-    if isinstance(counts, int):
+    if len(scores) == 0:
+        raise ValueError("scores must hold at least one tensor, got none")
+    if _is_total(counts):
         flat = torch.cat([_ranked(s).cpu() for s in scores])
-        if not 0 <= counts <= flat.numel():
-            raise ValueError(f"counts must be in [0, {flat.numel()}], got {counts}")
+        counts = check_int("counts", counts, 0, flat.numel())
         keep = torch.zeros(flat.numel(), dtype=torch.bool)
         keep[torch.topk(flat, counts, sorted=False).indices] = True
         masks, start = [], 0
@@ -39,7 +48,8 @@ def select_top(scores: Sequence[torch.Tensor], counts: Counts) -> list[torch.Ten
     if len(counts) != len(scores):
         raise ValueError(f"need one count per layer: {len(scores)} layers, {len(counts)} counts")
     masks = []
-    for s, k in zip(scores, counts, strict=True):
+    for layer, (s, k) in enumerate(zip(scores, counts, strict=True)):
+        k = check_int(f"counts[{layer}]", k, 0, s.numel())
         flat = _ranked(s)
         keep = torch.zeros(flat.numel(), dtype=torch.bool, device=flat.device)
         keep[torch.topk(flat, int(k), sorted=False).indices] = True
@@ -55,7 +65,7 @@ def schedule(counts: Counts, sizes: Sequence[int], step: int, steps: int) -> Cou
     if step >= steps:
         return counts
     frac = step / steps
-    if isinstance(counts, int):
+    if _is_total(counts):
         total = sum(sizes)
         return max(counts, round(total * (counts / total) ** frac))
     return [max(k, round(n * (k / n) ** frac)) for k, n in zip(counts, sizes, strict=True)]

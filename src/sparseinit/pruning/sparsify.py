@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._validate import check_choice, check_range
+from .._validate import MAX_SEED, check_choice, check_int, check_range
 from ..layers.dctps import DCTpSConv2d, DCTpSLinear
 from ..layers.sparse import MaskedLayer, SparseConv2d, SparseLinear
 from . import saliency
@@ -110,8 +110,7 @@ def sparsify(model: nn.Module, density: float, *, offset: str | None = "dct", bu
     else:
         counts = layer_budgets(shapes, density, budget)
 
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
+    seed = check_int("seed", seed, 0, MAX_SEED)
 
     layers: list[MaskedLayer] = []
     try:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 
-from .._validate import check_range
+from .._validate import check_int, check_range
 from . import closed_form, quadrature
 from .piecewise import PiecewiseLinear
 from .quadrature import Elementwise
@@ -66,7 +66,10 @@ def _one_positive(name: str, value: Any) -> float:
 
 
 def _positive(q: Any) -> np.ndarray:
-    q = np.asarray(q, dtype=np.float64)
+    try:
+        q = np.asarray(q, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"q must be a number or an array of numbers in (0, inf), got {q!r}") from None
     if np.any(~(q > 0)) or np.any(~np.isfinite(q)):
         raise ValueError("q must be in (0, inf)")
     return q
@@ -164,7 +167,8 @@ class FixedPoint:
     """A fixed point q* = V(q*) with V'(q*), V''(q*) and its stability.
 
     ``stability`` is ``stable`` (|V'| < 1), ``unstable`` (|V'| > 1), or, when V'(q*) = 1, ``stable from below``
-    (V'' > 0: perturbations above q* grow, the instability of ReLU_τ / ST_τ on the EoC) or ``stable from above``.
+    (V'' > 0: perturbations above q* grow, the instability of ReLU_τ / ST_τ on the EoC), ``stable from above``
+    (V'' < 0), or ``marginal`` (V'' = 0 too).
     """
 
     q: float
@@ -174,7 +178,9 @@ class FixedPoint:
 
 
 def classify(slope: float, curvature: float, tol: float = 1e-7) -> str:
-    """Stability of a fixed point from V'(q*) and V''(q*)."""
+    """Stability of a fixed point from V'(q*) and V''(q*) (the labels of :class:`FixedPoint`)."""
+    slope, curvature = check_range("slope", slope), check_range("curvature", curvature)
+    tol = check_range("tol", tol, 0.0, 1.0, lo_open=False)
     if abs(slope) < 1 - tol:
         return "stable"
     if abs(slope) > 1 + tol:
@@ -188,7 +194,11 @@ def fixed_points(
     phi: Any, sigma_w2: float, sigma_b2: float, q_min: float = 1e-6, q_max: float = 1e6, grid: int = 400,
 ) -> list[FixedPoint]:
     """All fixed points of V in [q_min, q_max]: sign changes of V(q) − q refined by Brent's method, and
-    tangential (double) roots — those of the EoC for ReLU_τ / ST_τ — found as minima of |V(q) − q|."""
+    tangential (double) roots — those of the EoC for ReLU_τ / ST_τ — found as minima of |V(q) − q|, on ``grid``
+    log-spaced points."""
+    q_min = check_range("q_min", q_min, 0.0, None)
+    q_max = check_range("q_max", q_max, q_min, None)
+    grid = check_int("grid", grid, 3)
     qs = np.geomspace(q_min, q_max, grid)
     gap = variance_map(phi, qs, sigma_w2, sigma_b2) - qs
     rel = gap / qs

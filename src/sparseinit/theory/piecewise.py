@@ -109,10 +109,16 @@ class PiecewiseLinear:
 
 
 def threshold_for_sparsity(name: str, sparsity: float, q: float = 1.0) -> float:
-    """τ giving zero fraction ``sparsity`` at variance q: √q·Φ⁻¹(s), or √q·Φ⁻¹((1+s)/2) for st/cst (SPEC §3)."""
+    """τ giving zero fraction ``sparsity`` at variance q: √q·Φ⁻¹(s), or √q·Φ⁻¹((1+s)/2) for st/cst (SPEC §3).
+
+    relu_tau / crelu need s ∈ [0.5, 1) (τ ≥ 0); relu has no threshold (τ = 0, s = 1/2 at any q).
+    """
     from scipy.special import ndtri
 
-    check_choice("activation", name, ACTIVATIONS)
+    check_choice("activation", name, [a for a in ACTIVATIONS if a != "relu"])
     s = check_range("sparsity", sparsity, 0.0, 1.0)
+    q = check_range("q", q, 0.0, None)
+    if name not in _ODD and s < 0.5:
+        raise ValueError(f"sparsity for {name} must be in [0.5, 1) (τ ≥ 0), got {sparsity}")
     p = (1.0 + s) / 2.0 if name in _ODD else s
     return math.sqrt(q) * float(ndtri(p))

@@ -43,6 +43,7 @@ class Elementwise:
 
     @property
     def breakpoints(self) -> np.ndarray:
+        """The sorted distinct kinks, where quadrature splits its intervals."""
         return np.unique(np.asarray(self.kinks, dtype=np.float64))
 
 

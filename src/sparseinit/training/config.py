@@ -16,7 +16,7 @@ from typing import Any
 
 from .._validate import MAX_SEED, check_choice, check_int, check_range
 from ..data import DATASETS
-from ..eoc import CLIP_MODES
+from ..eoc import CLIP_MODES, EdgeOfChaos
 from ..models import READOUTS
 from ..pruning.budgets import BUDGETS
 from ..pruning.methods import METHODS
@@ -91,7 +91,7 @@ class TrainConfig:
             value = getattr(self, f.name)
             if f.name == "data_root" and isinstance(value, os.PathLike):
                 value = os.fspath(value)
-            object.__setattr__(self, f.name, coerce(f, value))  # Python callers get the sweep file's type checks
+            object.__setattr__(self, f.name, _coerce(f, value))  # Python callers get the sweep file's type checks
         for f in dataclasses.fields(self):
             if "choices" in f.metadata and not (f.default is None and getattr(self, f.name) is None):
                 check_choice(f.name, getattr(self, f.name), f.metadata["choices"])
@@ -122,7 +122,7 @@ class TrainConfig:
         # the EoC point validates activation/sparsity/m/slope/q*/clip with its own one-line errors
         self.eoc()
 
-    def eoc(self):  # -> EdgeOfChaos
+    def eoc(self) -> EdgeOfChaos:
         """The Edge-of-Chaos point this run initialises at."""
         import warnings
 
@@ -209,7 +209,7 @@ class TrainConfig:
         unknown = sorted(set(values) - set(known))
         if unknown:
             raise ValueError(f"{where}: unknown key {unknown[0]!r}; valid keys: {', '.join(known)}")
-        values = {k: coerce(known[k], v, where) for k, v in values.items()}
+        values = {k: _coerce(known[k], v, where) for k, v in values.items()}
         if drop_ignored and values.get("activation", cls.activation) not in ("crelu", "cst"):
             values = {k: v for k, v in values.items() if k not in ("m", "slope", "clip")}
         if drop_ignored and values.get("activation", cls.activation) == "relu":
@@ -226,7 +226,7 @@ def field_type(f: dataclasses.Field) -> type:
     return str
 
 
-def coerce(f: dataclasses.Field, value: Any, where: str | None = None) -> Any:
+def _coerce(f: dataclasses.Field, value: Any, where: str | None = None) -> Any:
     """``value`` as the field's type, or a one-line ValueError (ints are accepted for floats); ``where`` (a file)
     prefixes the message."""
     typ = field_type(f)

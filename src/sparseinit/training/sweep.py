@@ -48,6 +48,7 @@ else:  # pragma: no cover
 from tqdm import tqdm
 
 from .. import data
+from .._validate import check_int
 from . import run_dir
 from .config import TrainConfig
 
@@ -187,10 +188,8 @@ def sweep(config_path: str | Path, out: str | Path, *, workers: int = 1, threads
     ``workers > 1`` the runs go to spawned processes, which import the calling script again: call ``sweep`` from
     a script under ``if __name__ == "__main__":``.
     """
-    if not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
-    if threads is not None and (not isinstance(threads, int) or threads < 1):
-        raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
+    workers = check_int("workers", workers, 1)
+    threads = None if threads is None else check_int("threads", threads, 1)
     configs = load_grid(config_path)
     check_models_fit(configs, config_path)
     out = Path(out)

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._validate import check_int
 from . import distributed, run_dir
 from .config import TrainConfig
 from .loop import EVAL_BATCH, TRAIN_EVAL_SIZE, RunData, SparsityMeter, evaluate, initial_model, load_run_data
@@ -61,8 +62,7 @@ def evaluate_run(folder: str | Path, *, split: str = "test", accelerate: bool = 
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    batch_size = check_int("batch_size", batch_size, 1)
     run, data = _load(folder, device)
     x, y = getattr(data, split)
     if split == "train":
