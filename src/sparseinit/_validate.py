@@ -48,6 +48,14 @@ def check_range(
     return v
 
 
+def check_module(name: str, value: object) -> None:
+    """Raise a one-line ``TypeError`` unless ``value`` is a ``torch.nn.Module``."""
+    from torch import nn
+
+    if not isinstance(value, nn.Module):
+        raise TypeError(f"{name} must be a torch.nn.Module, got {type(value).__name__}")
+
+
 def check_choice(name: str, value: str, choices: Iterable[str]) -> str:
     """Return ``value`` if it is one of ``choices``, else raise ``ValueError`` listing them."""
     choices = tuple(choices)

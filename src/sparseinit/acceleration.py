@@ -55,7 +55,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._validate import check_choice, check_range
+from ._validate import check_choice, check_module, check_range
 from .activations import is_sparsifying
 
 __all__ = [
@@ -511,6 +511,7 @@ def accelerate(model: nn.Module, *, min_sparsity: float = 0.5, mode: str = "auto
     ~0.09 ms instead of ~0.07 ms, and no worker spins when the kernel starts. (Running the whole process with
     ``OMP_WAIT_POLICY=passive`` has the same effect; that is the user's call, not a library's.)
     """
+    check_module("model", model)
     check_range("min_sparsity", min_sparsity, 0.0, 1.0, lo_open=False, hi_open=False)
     check_choice("mode", mode, MODES)
     fast = copy.deepcopy(model).eval().requires_grad_(False)

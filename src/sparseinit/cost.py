@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._validate import check_module
 from .acceleration import SparseInputConv2d, SparseInputLinear, plan_layers
 
 __all__ = ["CostReport", "LayerCost", "cost"]
@@ -196,6 +197,7 @@ def cost(model: nn.Module, example_input: torch.Tensor) -> CostReport:
     see the module docstring for the formulas. Works on a dense model and on the output of
     :func:`~sparseinit.acceleration.accelerate` alike (both give the same report).
     """
+    check_module("model", model)
     accelerated = {p.name: p.accelerated for p in plan_layers(model)}
     records: list[LayerCost] = []
     hooks = []

@@ -16,7 +16,7 @@ import math
 import torch
 from torch import nn
 
-from ._validate import check_range
+from ._validate import check_module, check_range
 from .eoc import EdgeOfChaos
 
 
@@ -34,6 +34,7 @@ def init_eoc_(
     generator: torch.Generator | None = None,
 ) -> nn.Module:
     """Initialise every linear/conv layer of ``model`` in place at ``eoc``; returns the model."""
+    check_module("model", model)
     if not isinstance(eoc, EdgeOfChaos):
         raise TypeError(f"eoc must be an EdgeOfChaos (from sparseinit.edge_of_chaos(...)), got {type(eoc).__name__}")
     layers = weight_layers(model)

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ._validate import check_module
+
 
 @dataclass(frozen=True)
 class Selectivity:
@@ -68,6 +70,7 @@ def input_selectivity(model: nn.Module, x: torch.Tensor, *, batch_size: int = 25
     set and the plateau, SPEC §1). ``x`` is pushed through in chunks of ``batch_size`` (the result does not depend
     on it). The model's parameters and training modes are left as they were; no random numbers are drawn.
     """
+    check_module("model", model)
     from .models import hidden_activations
 
     layers = hidden_activations(model)

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._validate import check_int, check_range
+from .._validate import check_int, check_module, check_range
 from .dct import cached_dct
 from .dctps import DCTpSLinear
 from .fast_dctps import check_path, dctps_path, fast_dctps_linear
@@ -152,6 +152,7 @@ def _to(structure: CSRStructure, device: torch.device) -> CSRStructure:
 def compact_dctps(model: nn.Module) -> nn.Module:
     """Replace every :class:`DCTpSLinear` of ``model`` (in place) by its :class:`CompactDCTpSLinear`; returns
     ``model``. A bare DCTpSLinear is returned converted."""
+    check_module("model", model)
     if isinstance(model, DCTpSLinear):
         return CompactDCTpSLinear.from_masked(model)
     for name, child in list(model.named_children()):

@@ -18,17 +18,20 @@ import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
+from .._validate import check_module
 from .sparse import MaskedLayer
 
 
 def masked_layers(model: nn.Module) -> list[MaskedLayer]:
     """The model's :class:`MaskedLayer` modules (SparseLinear/Conv2d, DCTpSLinear/Conv2d), in ``modules()`` order."""
+    check_module("model", model)
     return [module for module in model.modules() if isinstance(module, MaskedLayer)]
 
 
 @torch.no_grad()
 def apply_masks_(model: nn.Module) -> nn.Module:
     """Set every masked layer's weight to exact zero off its support; returns the model."""
+    check_module("model", model)
     for layer in masked_layers(model):
         layer.apply_mask_()
     return model

@@ -99,8 +99,9 @@ class MaskedLayer(nn.Module):
 
     def _setup_mask(self, density: float, mask: torch.Tensor | None, generator: torch.Generator | None) -> None:
         shape = self.weight.shape
+        nnz = _nnz_for_density(density, self.weight.numel())  # checks density even when a mask is given
         if mask is None:
-            mask = random_mask(shape, _nnz_for_density(density, self.weight.numel()), generator=generator)
+            mask = random_mask(shape, nnz, generator=generator)
         mask = self._checked_mask(mask)
         self.register_buffer("mask", mask.to(self.weight.device))
         self.capture_dense_grad = False

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .._validate import check_module
 from ..layers.compact import CompactDCTpSLinear
 from ..layers.sparse import MaskedLayer
 
@@ -98,6 +99,7 @@ def _bytes(t: torch.Tensor | None) -> int:
 
 def density_report(model: nn.Module) -> DensityReport:
     """Trainable density and stored bytes of ``model``'s conv/linear layers (masked or dense) and in total."""
+    check_module("model", model)
     rows: list[LayerDensity] = []
     counted: set[int] = set()
     dense_bytes = 0

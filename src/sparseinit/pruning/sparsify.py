@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._validate import MAX_SEED, check_choice, check_int, check_range
+from .._validate import MAX_SEED, check_choice, check_int, check_module, check_range
 from ..layers.dctps import DCTpSConv2d, DCTpSLinear
 from ..layers.sparse import MaskedLayer, SparseConv2d, SparseLinear
 from . import saliency
@@ -45,6 +45,7 @@ def prunable_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
 
     The linear layers inside ``nn.MultiheadAttention`` are skipped: it reads their weights directly.
     """
+    check_module("model", model)
     skip: set[int] = set()
     for module in model.modules():
         if isinstance(module, nn.MultiheadAttention):
@@ -83,6 +84,7 @@ def sparsify(model: nn.Module, density: float, *, offset: str | None = "dct", bu
     input_shape input shape without batch dimension for synflow (default: from data or ``model.input_shape``)
     iterations  rounds of synflow (100) / force (10)
     """
+    check_module("model", model)
     density = check_range("density", density, 0.0, 1.0, hi_open=False)
     if offset not in OFFSETS:
         raise ValueError(f"unknown offset {offset!r}; choose one of 'dct', None")
