@@ -315,7 +315,7 @@ def test_python_options_are_checked_like_the_command_line(tmp_path):
     out = tmp_path / "run"
     with pytest.raises(ValueError, match=r"^train\(\): unknown key 'lerning_rate'; valid keys: dataset"):
         train(out=out, lerning_rate=1e-3, **SMALL)
-    with pytest.raises(ValueError, match=r"^train\(\): lr must be float, got '1e-3'$"):
+    with pytest.raises(ValueError, match=r"^train\(\): lr must be a number, got '1e-3'$"):
         train(out=out, **{**SMALL, "lr": "1e-3"})
     with pytest.raises(ValueError, match="config must be a TrainConfig or a dict of its options, got list"):
         train([1], out=out)

@@ -78,7 +78,7 @@ def test_variants_cross_the_grid_inside_it(tmp_path):
 
 @pytest.mark.parametrize("text,match", [
     ('[base]\nlearning_rate = 0.1\n', "s.toml: unknown key 'learning_rate'; valid keys:"),
-    ('[grid]\nlr = ["fast"]\n', "s.toml: lr must be float, got 'fast'"),
+    ('[grid]\nlr = ["fast"]\n', "s.toml: lr must be a number, got 'fast'"),
     ('[grid]\nlr = 0.1\n', r"s.toml: grid.lr must be a non-empty list"),
     ('[runs]\nlr = 0.1\n', "unknown section 'runs'"),
     ('[base]\nlr = \n', "not valid TOML"),

@@ -238,5 +238,6 @@ def _coerce(f: dataclasses.Field, value: Any, where: str | None = None) -> Any:
             value, ok = typ(value), True
     if not ok:
         none = " or None" if f.default is None else ""
-        raise ValueError(f"{where + ': ' if where else ''}{f.name} must be {typ.__name__}{none}, got {value!r}")
+        kind = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(typ, typ.__name__)
+        raise ValueError(f"{where + ': ' if where else ''}{f.name} must be {kind}{none}, got {value!r}")
     return value
