@@ -13,26 +13,37 @@ from scipy.stats import norm
 import sparseinit
 from sparseinit import edge_of_chaos
 
-# SPEC §3 reference values (q* = 1), to the digits given there.
+# SPEC §3 reference values (q* = 1), as written there: each is matched to the digits it gives.
 TABLE = [
-    ("relu_tau", 0.85, None, 1.03643, 6.66667, 0.53680, 1.0, 0.8055),
-    ("st", 0.85, None, 1.43953, 6.66667, 0.64470, 1.0, 1.3585),
-    ("crelu", 0.85, 1.0, 1.03643, 7.7431, 0.6213, 0.6116, -0.0711),
-    ("cst", 0.85, 1.0, 1.43953, 7.3913, 0.6991, 0.6991, 0.3944),
-    ("crelu", 0.90, 0.5, 1.28155, 15.977, 0.7827, 0.3481, -0.0732),
+    ("relu_tau", 0.85, None, "1.03643", "6.66667", "0.53680", "1.000000", "0.8055"),  # V' = 1 exactly
+    ("st", 0.85, None, "1.43953", "6.66667", "0.64470", "1.000000", "1.3585"),
+    ("crelu", 0.85, 1.0, "1.03643", "7.7431", "0.6213", "0.6116", "-0.0711"),
+    ("cst", 0.85, 1.0, "1.43953", "7.3913", "0.6991", "0.6991", "0.3944"),
+    ("crelu", 0.90, 0.5, "1.28155", "15.977", "0.7827", "0.3481", "-0.0732"),
 ]
+# Two σ_b² of the SPEC are off in their fifth digit: σ_b² = q* − σ_w² E[φ²] by quadrature is 0.536829 (relu_tau) and
+# 0.644729 (st) (checked below for every row), so those two are held to 4 digits.
+SPEC_ROUNDED_OFF = {("relu_tau", "0.53680"), ("st", "0.64470")}
 
 
-def close(value, ref):
-    digits = len(f"{ref:.10g}".split(".")[-1]) if "." in f"{ref:.10g}" else 0
-    return abs(value - ref) <= 0.51 * 10.0 ** (-digits)
+def close(value: float, ref: str) -> bool:
+    digits = len(ref.split(".")[1]) if "." in ref else 0
+    return abs(value - float(ref)) <= 0.51 * 10.0 ** (-digits)
 
 
 @pytest.mark.parametrize("name,s,m,tau,sw,sb,v1,v2", TABLE)
 def test_spec_reference_table(name, s, m, tau, sw, sb, v1, v2):
+    from scipy.integrate import quad
+
     p = edge_of_chaos(name, s, m=m)
-    for value, ref in [(p.tau, tau), (p.sigma_w2, sw), (p.sigma_b2, sb), (p.slope, v1), (p.curvature, v2)]:
+    for value, ref in [(p.tau, tau), (p.sigma_w2, sw), (p.slope, v1), (p.curvature, v2)]:
         assert close(value, ref), (value, ref)
+    assert close(p.sigma_b2, sb) or ((name, sb) in SPEC_ROUNDED_OFF and close(p.sigma_b2, sb[:-1])), (p.sigma_b2, sb)
+    # σ_b² from its definition, E[φ²] integrated against the Gaussian density by scipy
+    phi = p.module()
+    second = quad(lambda z: float(phi(torch.tensor(z, dtype=torch.float64))) ** 2 * norm.pdf(z), -12, 12,
+                  points=[-p.tau - (m or 0), -p.tau, p.tau, p.tau + (m or 0)], limit=200)[0]
+    assert p.sigma_b2 == pytest.approx(1.0 - p.sigma_w2 * second, abs=1e-9)
     # χ1 = σ_w² P(φ' = 1) = 1 on the EoC, with the probability of a linear piece from scipy (q* = 1)
     upper = norm.cdf(p.tau + m) if m is not None else 1.0
     on = (upper - norm.cdf(p.tau)) * (2 if name in ("st", "cst") else 1)
