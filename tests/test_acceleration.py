@@ -265,6 +265,7 @@ def test_all_zero_rows_give_the_bias():
     x = -torch.rand(3, 16)  # relu -> all zeros
     with torch.inference_mode():
         assert torch.equal(fast(x), seq[1].bias.detach().expand(3, 5))
+    assert calls(fast) == {"sparse": 1, "dense": 0}  # the kernel gave the bias, not the dense fallback
 
 
 @pytest.mark.parametrize("kernel_size", [1, 3, 5])
@@ -321,6 +322,7 @@ def test_plan_walks_nested_sequentials_and_zero_preserving_modules():
     fast = accelerate(model, mode="sparse")
     assert isinstance(fast[4][0], SparseInputLinear) and isinstance(fast[5], SparseInputLinear)
     assert rel_error(fast, model.eval(), torch.randn(4, 10)) <= RTOL
+    assert fast[4][0].calls["sparse"] >= 1 and fast[5].calls["sparse"] >= 1 and calls(fast)["dense"] == 0
 
 
 def test_nothing_to_accelerate_returns_an_equivalent_model():
@@ -524,4 +526,6 @@ def test_inputs_of_the_wrong_size_get_one_line_errors_on_every_path(mode):
     # what nn.Conv2d takes, the copy takes: a 1×1 map with padding 1 under a 3×3 kernel
     padded = nn.Conv2d(4, 3, 3, padding=1)
     x = torch.randn(2, 4, 1, 1).clamp(min=0)
-    torch.testing.assert_close(SparseInputConv2d(padded, mode=mode)(x), padded(x).detach())
+    fast = SparseInputConv2d(padded, mode=mode)
+    torch.testing.assert_close(fast(x), padded(x).detach())
+    assert fast.calls["sparse"] == (mode == "sparse")  # the kernel itself takes the 1×1 map

@@ -24,3 +24,7 @@ def test_benchmark_rows_compute_their_ratios_from_the_timings(monkeypatch):
     hidden_in, x = timed
     assert x.shape == (3, 64) and float((x == 0).float().mean()) == 0.0
     assert hidden_in.shape == (3, 64) and float((hidden_in == 0).float().mean()) > 0.6  # an activation's output
+    # the sparsity the ideals use is measured: near the EoC target, and the first activation's own zero fraction
+    # lies within the reported per-layer range
+    assert abs(s - 0.85) < 0.05
+    assert hidden["measured_sparsity_min"] <= float((hidden_in == 0).float().mean()) <= hidden["measured_sparsity_max"]

@@ -78,10 +78,20 @@ def test_tiny_cnn_by_hand_counts_only_taps_inside_the_image():
 def test_deep_mlp_sparse_macs_follow_the_measured_zero_fraction():
     torch.manual_seed(0)
     model = DeepMLP(3, 200, sparseinit.edge_of_chaos("crelu", 0.85), in_features=50)
-    report = cost(model, torch.randn(32, 50))
+    x = torch.randn(32, 50)
+    nonzero = {}  # the non-zeros each linear layer reads, counted by a hook on the layer itself
+
+    def count(name):
+        return lambda module, args: nonzero.__setitem__(name, int((args[0] != 0).sum()))
+
+    for name, layer in model.named_modules():
+        if isinstance(layer, torch.nn.Linear):
+            layer.register_forward_pre_hook(count(name))
+    report = cost(model, x)
     hidden = [c for c in report.layers if c.accelerated]
     assert len(hidden) == 3  # two hidden layers and the read-out
     for c in hidden:
+        assert c.sparse_macs == nonzero[c.name] * model.get_submodule(c.name).out_features
         assert c.sparse_macs == round((1 - c.input_zero_fraction) * c.dense_macs)
         assert 0.75 < c.input_zero_fraction < 0.95
     assert report.mac_saving > 2.0

@@ -83,6 +83,9 @@ def test_slope_solves_for_m(name, slope):
     assert p.slope == pytest.approx(slope, abs=1e-10)
     again = edge_of_chaos(name, 0.85, m=p.m, q_star=1.7)
     assert again.slope == pytest.approx(slope, abs=1e-10)
+    # SPEC §3's closed form, V'(q*) = 1 − k σ_w² (m/√q*) φ_N((τ + m)/√q*), k = 2 for cst: the m found has that slope
+    k, root = (2 if name == "cst" else 1), math.sqrt(1.7)
+    assert 1 - k * p.sigma_w2 * p.m / root * norm.pdf((p.tau + p.m) / root) == pytest.approx(slope, abs=1e-10)
 
 
 def test_slope_rises_with_m_and_clipping_makes_q_star_attracting():

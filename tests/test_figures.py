@@ -46,3 +46,10 @@ def test_plot_propagation_draws_measured_and_theory(captured, tmp_path):
         np.testing.assert_allclose(variance[2 * index + 1], run.theory_variance)
         np.testing.assert_allclose(sparsity[2 * index], run.sparsity)
         np.testing.assert_allclose(sparsity[2 * index + 1], run.theory_sparsity)
+    # the labels say what is drawn, and the dotted guides sit at the point's q* and target sparsity
+    assert variance_axis.get_title() == f"{figures.label(point)}\nwidth 64, q*=1"
+    assert (variance_axis.get_ylabel(), sparsity_axis.get_ylabel()) == ("pre-activation variance q^l",
+                                                                        "activation sparsity")
+    guides = [line.get_ydata()[0] for ax in (variance_axis, sparsity_axis) for line in ax.get_lines()
+              if line.get_linestyle() == ":"]
+    assert guides == pytest.approx([point.q_star, point.sparsity])

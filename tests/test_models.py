@@ -16,6 +16,8 @@ def test_mlp_is_a_plain_stack_of_sparsified_layers():
     linears = [m for m in net.layers if isinstance(m, torch.nn.Linear)]
     assert [(m.in_features, m.out_features) for m in linears] == [(20, 32)] + [(32, 32)] * 4 + [(32, 3)]
     assert len(hidden_activations(net)) == 5
+    assert all(type(a) is type(CRELU.module()) and a.tau == CRELU.tau and a.m == CRELU.m
+               for a in hidden_activations(net))  # every hidden layer is the EoC point's activation
     assert net(torch.randn(7, 1, 4, 5)).shape == (7, 3)
 
 

@@ -89,13 +89,18 @@ def test_trains_values_only_and_starts_as_alpha_d():
     compact = CompactDCTpSLinear(16, 8, torch.tensor([1, 5, 40, 127]), path="fast", dtype=torch.float64)
     x = torch.randn(4, 16, dtype=torch.float64)
     torch.testing.assert_close(compact(x), x @ dct_matrix(8, 16, torch.float64).T, atol=1e-12, rtol=0)
+    # of S only the nnz values are parameters (with α and b); the support is a buffer and never moves
+    assert {name for name, _ in compact.named_parameters()} == {"values", "alpha", "bias"}
+    support = compact.indices.clone()
     opt = torch.optim.SGD(compact.parameters(), lr=0.1, momentum=0.9)
     for _ in range(2):
         opt.zero_grad()
         compact(x).square().sum().backward()
         opt.step()
     assert compact.values.grad.shape == (4,) and compact.values.abs().min() > 0
-    assert compact.to_masked().weight.count_nonzero() == 4
+    assert torch.equal(compact.indices, support)
+    weight = compact.to_masked().weight
+    assert weight.count_nonzero() == 4 and torch.equal(weight.flatten().nonzero().squeeze(1), support.long())
 
 
 def test_compact_model_in_place():

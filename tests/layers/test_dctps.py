@@ -45,9 +45,14 @@ def test_linear_formula_and_gradients():
     y = layer(x)
     torch.testing.assert_close(y, expected, atol=1e-12, rtol=0)
     y.square().sum().backward()
-    assert not layer.weight.grad[~layer.mask].any()
-    assert layer.weight.grad[layer.mask].abs().min() > 0
-    assert layer.alpha.grad is not None and layer.alpha.grad.shape == ()
+    # the same loss through the formula in plain torch, with α and S as leaves: the layer's gradients are theirs
+    a = torch.tensor(-1.7, dtype=torch.float64, requires_grad=True)
+    leaf = s.clone().requires_grad_()
+    mask = layer.mask.to(torch.float64)
+    (a * x @ scipy_dct(9, 6).T + x @ (leaf * mask).T + layer.bias.detach()).square().sum().backward()
+    torch.testing.assert_close(layer.weight.grad, leaf.grad * mask, atol=1e-10, rtol=0)
+    torch.testing.assert_close(layer.alpha.grad, a.grad, atol=1e-10, rtol=0)
+    assert not layer.weight.grad[~layer.mask].any() and layer.weight.grad[layer.mask].abs().min() > 0
 
 
 def test_alpha_can_be_frozen():

@@ -84,8 +84,10 @@ def test_support_change_rebuilds_the_structure():
 def test_capture_dense_grad_uses_the_dense_kernel():
     layer = DCTpSLinear(64, 64, density=0.05, path="fast")
     layer.capture_dense_grad = True
-    layer(torch.randn(3, 64)).sum().backward()
-    assert layer.dense_grad is not None and layer.dense_grad.shape == (64, 64)
+    x = torch.randn(3, 64)
+    layer(x).sum().backward()
+    # L = Σ y, y = α D x + (W ⊙ M) x + b: ∂L/∂W[o, i] = Σ_b x[b, i] at every entry, on the support or off it (RigL)
+    torch.testing.assert_close(layer.dense_grad, x.sum(0).expand(64, 64))
 
 
 def test_path_choice():

@@ -41,8 +41,10 @@ def test_gradcheck_and_leading_axes():
 
 def test_structure_round_trip_and_empty_support():
     mask, structure = _case(4, 6, 0.5, 1)
-    values = torch.arange(structure.nnz, dtype=torch.float32)
-    assert torch.equal(structure.to_dense(values) != 0, mask & (structure.to_dense(values) != 0))
+    values = torch.arange(structure.nnz, dtype=torch.float32) + 1
+    expected = torch.zeros(4, 6)
+    expected[mask] = values  # row-major order of the support, as the flat indices ascend
+    assert torch.equal(structure.to_dense(values), expected)
     assert torch.equal(structure.matrix(values).to_dense(), structure.to_dense(values))
     assert torch.equal(structure.matrix_t(values).to_dense(), structure.to_dense(values).T)
     empty = CSRStructure.from_mask(torch.zeros(3, 4, dtype=torch.bool))

@@ -138,6 +138,7 @@ def test_magnitude_and_grasp_keep_the_largest_signed_scores():
     threshold = flat.topk(25).values.min()
     for m, layer in zip(masks, layers, strict=True):
         assert bool((layer.weight.detach().abs()[m] >= threshold).all())
+    assert sum(int(m.sum()) for m in masks) == 25  # an empty mask would pass the line above
     work = copy.deepcopy(model)
     scores = grasp_scores(work.train(), [layer.weight for layer in masked_layers(work)], DATA, F.cross_entropy)
     masks = choose_masks(model, layers, 25, "grasp", data=DATA)

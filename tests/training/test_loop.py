@@ -159,6 +159,10 @@ def test_sparse_models_train_with_their_masks_kept(tmp_path):
     assert masks, "the model was not sparsified"
     for name, mask in masks.items():
         assert (state[f"{name}.weight"][~mask] == 0).all()  # exactly zero after Adam steps
+    # the density the summary reports is the checkpoint's own: support entries over kernel entries
+    on = sum(int(mask.sum()) for mask in masks.values())
+    assert on / sum(mask.numel() for mask in masks.values()) == pytest.approx(0.02, rel=0.01)
+    assert s["trainable_density"] == pytest.approx(on / sum(m.numel() for m in masks.values()), rel=1e-6)
 
     r = train(out=tmp_path / "rigl", dataset="synthetic", model="lenet300100", density=0.05, offset="none",
               prune_method="snip", rigl=True, rigl_every=4, optimizer="adam", lr=1e-3, epochs=1, progress=False)

@@ -180,10 +180,18 @@ def test_evaluation_leaves_the_model_training():
     model = zoo_model("lenet5", in_channels=1, num_classes=10, image_size=8)
     seen = []
     model.register_forward_pre_hook(lambda module, args: seen.append(module.training))
-    x, y = torch.randn(20, 1, 8, 8), torch.randint(0, 10, (20,))
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    x, y = torch.randn(20, 1, 8, 8) * 3 + 1, torch.randint(0, 10, (20,))
+    running = {k: v.clone() for k, v in model.state_dict().items() if "running" in k}
     result = evaluate(model, SparsityMeter(model, torch.device("cpu")), x, y, distributed.Context(0, 1,
                                                                                                    torch.device("cpu")))
-    assert seen and not any(seen) and model.training and result["accuracy"] >= 0
+    assert seen and not any(seen) and model.training
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in running.items())  # a train-mode pass updates them
+    seen.clear()
+    with torch.no_grad():
+        model.eval()
+        by_hand = 100.0 * int((model(x).argmax(1) == y).sum()) / len(y)
+    assert result["accuracy"] == pytest.approx(by_hand, abs=1e-9)
 
 
 def test_cli_text_puts_each_number_of_evaluate_run_in_its_place(monkeypatch, capsys):
