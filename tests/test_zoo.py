@@ -124,9 +124,29 @@ def test_every_relu_is_a_module_the_sparsity_meter_sees(name, monkeypatch):
     calls = []
     relu = F.relu
     monkeypatch.setattr(F, "relu", lambda x, inplace=False: calls.append(1) or relu(x, inplace=inplace))
+    # a ReLU applied any other way (torch.relu, Tensor.relu, clamp(min=0)) outside an activation module is counted too
+    inside, outside = [0], []
+    for module in hidden_activations(model):
+        module.register_forward_pre_hook(lambda mod, args: inside.__setitem__(0, inside[0] + 1))
+        module.register_forward_hook(lambda mod, args, out: inside.__setitem__(0, inside[0] - 1))
+
+    def watch(owner, name):
+        original = getattr(owner, name)
+
+        def counted(*args, **kwargs):
+            if not inside[0]:
+                outside.append(name)
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, counted)
+
+    for owner, name in ((torch, "relu"), (torch, "relu_"), (torch.Tensor, "relu"), (torch.Tensor, "relu_"),
+                        (torch, "clamp"), (torch.Tensor, "clamp"), (torch.Tensor, "clamp_")):
+        watch(owner, name)
     with torch.no_grad():
         model(torch.randn(2, 1, 28, 28))
     assert len(calls) == len(seen) > 0 and len(set(map(id, seen))) == len(seen)
+    assert outside == []
 
 
 @pytest.mark.parametrize(("model", "sizes"), [
