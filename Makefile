@@ -35,10 +35,14 @@ demo: $(STAMP)
 	$(BIN)/sparseinit maps --activation relu_tau st crelu cst --sparsity 0.85 --out out/maps.png --overwrite
 	$(BIN)/sparseinit propagate --activation relu_tau crelu --sparsity 0.85 --depth 100 --width 1000 \
 		--out out/propagation.png --overwrite
+	$(BIN)/sparseinit train --out out/mlp20-crelu-085 --resume --dataset mnist --depth 20 --width 300 \
+		--activation crelu --sparsity 0.85 --optimizer sgd --momentum 0.9 --lr 1e-2 --schedule cosine \
+		--warmup-steps 391 --grad-clip 1 --epochs 2
+	$(BIN)/sparseinit evaluate out/mlp20-crelu-085
 	$(BIN)/sparseinit train --out out/lenet5-dctps-1e-3 --resume --model lenet5 --dataset mnist --density 1e-3 \
 		--offset dct --budget epl --optimizer adam --lr 1e-2 --schedule cosine --epochs 1
 	$(BIN)/sparseinit evaluate out/lenet5-dctps-1e-3
-	@echo "demo figures: out/maps.png and out/propagation.png; a DCTpS LeNet-5 (0.1% trainable weights): out/lenet5-dctps-1e-3"
+	@echo "demo figures: out/maps.png and out/propagation.png; a 20-layer crelu MLP at 85% zeros: out/mlp20-crelu-085; a DCTpS LeNet-5 (0.1% trainable weights): out/lenet5-dctps-1e-3"
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks experiments

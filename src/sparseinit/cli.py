@@ -417,7 +417,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Rebuild the network of a run folder, load its last checkpoint and evaluate it "
                                    "on a split: loss, accuracy, activation sparsity. With --accelerate also through "
                                    "sparseinit.accelerate (skipping zero activations): its accuracy, how far its "
-                                   "logits are from the dense ones, and one timed pass of each.")
+                                   "logits are from the dense ones, and one timed pass of each (after an untimed "
+                                   "warm-up batch).")
     p.add_argument("run", help="a run folder (written by sparseinit train, or one run of a sweep)")
     p.add_argument("--split", choices=("train", "val", "test"), default="test",
                    help="test (default), val, or train (its first 5,000 inputs, as training measures them)")
