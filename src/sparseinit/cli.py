@@ -288,16 +288,24 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
                    help="forward+backward batches (default 128; the option with no value skips them)")
     q.add_argument("--convs", nargs="*", default=[], metavar="CxHxB",
                    help="also time 3x3 C->C convolutions on HxH maps at batch B (e.g. 512x4x32; default none)")
-    q.add_argument("--reps", type=int, default=20, help="timed repetitions, medians reported (default 20)")
+    _add_bench_options(q, reps="timed repetitions, medians reported",
+                       json="write every row, the config and the environment as JSON here",
+                       markdown="write the results page (table, targets, command, compute) here",
+                       plot="write the speed-up vs density plot here")
+    q.set_defaults(func=_cmd_bench_dctps)
+    _add_bench_activations(bench_sub)
+
+
+def _add_bench_options(q: argparse.ArgumentParser, *, reps: str, json: str, markdown: str, plot: str) -> None:
+    """The timing and output options every ``sparseinit bench`` command shares; the strings are their help."""
+    q.add_argument("--reps", type=int, default=20, help=f"{reps} (default 20)")
     q.add_argument("--warmup", type=int, default=3, help="untimed calls first (default 3)")
     q.add_argument("--threads", type=_positive_int, default=2, help="torch threads, >= 1 (default 2)")
     q.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    q.add_argument("--json", help="write every row, the config and the environment as JSON here")
-    q.add_argument("--markdown", help="write the results page (table, targets, command, compute) here")
-    q.add_argument("--plot", help="write the speed-up vs density plot here")
+    q.add_argument("--json", help=json)
+    q.add_argument("--markdown", help=markdown)
+    q.add_argument("--plot", help=plot)
     q.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    q.set_defaults(func=_cmd_bench_dctps)
-    _add_bench_activations(bench_sub)
 
 
 def _cmd_bench_activations(args: argparse.Namespace) -> None:
@@ -334,14 +342,10 @@ def _add_bench_activations(bench_sub: argparse._SubParsersAction) -> None:
     q.add_argument("--sparsities", type=float, nargs="+", default=[0.5, 0.7, 0.8, 0.85, 0.9, 0.95],
                    help="target activation sparsities in [0, 1) (default 0.5 0.7 0.8 0.85 0.9 0.95)")
     q.add_argument("--batches", type=int, nargs="+", default=[1, 64], help="batch sizes (default 1 64)")
-    q.add_argument("--reps", type=int, default=20, help="timed repetitions, interleaved; medians (default 20)")
-    q.add_argument("--warmup", type=int, default=3, help="untimed calls first (default 3)")
-    q.add_argument("--threads", type=_positive_int, default=2, help="torch threads, >= 1 (default 2)")
-    q.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    q.add_argument("--json", help="write every row, the targets, the config and the environment as JSON here")
-    q.add_argument("--markdown", help="write the results page (table and targets) here")
-    q.add_argument("--plot", help="write the speed-up vs sparsity plot (with the ideal curve) here")
-    q.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    _add_bench_options(q, reps="timed repetitions, interleaved; medians",
+                       json="write every row, the targets, the config and the environment as JSON here",
+                       markdown="write the results page (table and targets) here",
+                       plot="write the speed-up vs sparsity plot (with the ideal curve) here")
     q.set_defaults(func=_cmd_bench_activations)
 
 
