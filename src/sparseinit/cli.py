@@ -219,7 +219,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
           f"epoch{'' if epochs == 1 else 's'}): "
           f"accuracy {out['accuracy']:.2f}%, loss {out['loss']:.4f}, sparsity {out['sparsity']:.3f}")
     if args.accelerate:
-        print(f"accelerated ({out['accelerated_layers']} layers skip zeros): accuracy "
+        print(f"accelerated ({out['accelerated_layers']} layers can skip zeros, {out['kernel_layers']} did at batch "
+              f"{out['batch_size']}; the others found dense faster): accuracy "
               f"{out['accelerated_accuracy']:.2f}%, largest logit difference {out['max_logit_difference']:.2e}; "
               f"one pass at batch {out['batch_size']}: dense {out['dense_seconds']:.2f} s, accelerated "
               f"{out['accelerated_seconds']:.2f} s")

@@ -64,11 +64,23 @@ def test_an_untrained_draw_is_not_what_comes_back(crelu_run):
 
 def test_accelerated_evaluation_matches_the_dense_network(crelu_run):
     folder, _ = crelu_run
-    out = evaluate_run(folder, accelerate=True, batch_size=7)
+    out = evaluate_run(folder, accelerate=True, batch_size=7, mode="sparse")  # the kernel, whatever it costs
     assert out["accelerated_layers"] == 6  # every layer after a crelu: 5 hidden and the read-out
+    assert out["kernel_layers"] == 6
     assert out["max_logit_difference"] < 1e-4
     assert out["accelerated_accuracy"] == pytest.approx(out["accuracy"], abs=0.2)  # one near-tie at most
     assert out["dense_seconds"] > 0 and out["accelerated_seconds"] > 0
+
+
+def test_accelerated_evaluation_counts_only_the_layers_that_ran_the_kernel(crelu_run):
+    from sparseinit import accelerate
+
+    folder, _ = crelu_run
+    out = evaluate_run(folder, accelerate=True, batch_size=7)
+    fast = accelerate(load_run(folder).model)  # at width 48 the kernel never pays: every break-even is 1
+    layers = [m for m in fast.modules() if hasattr(m, "threshold")]
+    assert len(layers) == out["accelerated_layers"] == 6 and all(m.threshold(7) == 1.0 for m in layers)
+    assert out["kernel_layers"] == 0
 
 
 def test_the_timed_pass_starts_after_one_untimed_warm_up_chunk(monkeypatch):
@@ -134,7 +146,8 @@ def test_cli(crelu_run):
     out = subprocess.run([*cli, str(folder), "--json"], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout)["accuracy"] == pytest.approx(summary["test_accuracy"], abs=1e-9)
     text = subprocess.run([*cli, str(folder), "--accelerate"], capture_output=True, text=True, check=True).stdout
-    assert f"accuracy {summary['test_accuracy']:.2f}%" in text and "accelerated (6 layers skip zeros)" in text
+    assert f"accuracy {summary['test_accuracy']:.2f}%" in text
+    assert "accelerated (6 layers can skip zeros, 0 did at batch 256" in text
     bad = subprocess.run([*cli, str(folder / "missing")], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "does not exist" in bad.stderr
 
@@ -211,7 +224,7 @@ def test_evaluation_leaves_the_model_training():
 def test_cli_text_puts_each_number_of_evaluate_run_in_its_place(monkeypatch, capsys):
     # distinct values, so a field printed in another's place shows (dense and accelerated accuracy agree on a real run)
     fake = {"split": "val", "examples": 512, "epochs_trained": 1, "accuracy": 11.11, "loss": 2.2222,
-            "sparsity": 0.333, "accelerated_layers": 4, "accelerated_accuracy": 55.55,
+            "sparsity": 0.333, "accelerated_layers": 4, "kernel_layers": 3, "accelerated_accuracy": 55.55,
             "max_logit_difference": 6.6e-7, "batch_size": 77, "dense_seconds": 8.88, "accelerated_seconds": 9.99}
     monkeypatch.setattr("sparseinit.training.trained.evaluate_run", lambda *a, **k: fake)
     from sparseinit.cli import main
@@ -220,5 +233,6 @@ def test_cli_text_puts_each_number_of_evaluate_run_in_its_place(monkeypatch, cap
     dense, fast = capsys.readouterr().out.splitlines()
     assert dense == ("some_run: val (512 examples, weights after 1 epoch): accuracy 11.11%, loss 2.2222, "
                      "sparsity 0.333")
-    assert fast == ("accelerated (4 layers skip zeros): accuracy 55.55%, largest logit difference 6.60e-07; "
+    assert fast == ("accelerated (4 layers can skip zeros, 3 did at batch 77; the others found dense faster): "
+                    "accuracy 55.55%, largest logit difference 6.60e-07; "
                     "one pass at batch 77: dense 8.88 s, accelerated 9.99 s")

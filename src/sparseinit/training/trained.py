@@ -52,14 +52,16 @@ def load_run(folder: str | Path, *, device: str = "cpu") -> TrainedRun:
 
 
 def evaluate_run(folder: str | Path, *, split: str = "test", accelerate: bool = False, device: str = "cpu",
-                 batch_size: int = EVAL_BATCH, min_sparsity: float = 0.5) -> dict[str, Any]:
+                 batch_size: int = EVAL_BATCH, min_sparsity: float = 0.5, mode: str = "auto") -> dict[str, Any]:
     """Loss, accuracy (%) and activation sparsity (mean and per hidden layer) of a run's trained network on a split.
 
     ``split``: ``train`` (the first 5,000 training inputs, as the training loop measures them), ``val`` or
     ``test``. With ``accelerate=True`` the result also holds ``accelerated_accuracy``, ``max_logit_difference``
     (largest |accelerated − dense| over the split's logits), ``dense_seconds`` and ``accelerated_seconds`` for one
-    pass each in chunks of ``batch_size``, each after one untimed warm-up chunk; ``min_sparsity`` is passed to
-    :func:`sparseinit.accelerate`.
+    pass each in chunks of ``batch_size``, each after one untimed warm-up chunk, ``accelerated_layers`` (layers
+    :func:`sparseinit.accelerate` replaced) and ``kernel_layers`` (those of them that found the sparse kernel faster
+    than dense at that batch size and their zero fraction, and ran it); ``min_sparsity`` and ``mode`` ("sparse"
+    runs the kernel whatever it costs) are passed to :func:`sparseinit.accelerate`.
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
@@ -71,7 +73,7 @@ def evaluate_run(folder: str | Path, *, split: str = "test", accelerate: bool = 
     if accelerate:
         from ..acceleration import accelerate as make_fast
 
-        fast = make_fast(run.model, min_sparsity=min_sparsity)  # copied before the sparsity meter's hooks
+        fast = make_fast(run.model, min_sparsity=min_sparsity, mode=mode)  # copied before the sparsity meter's hooks
     result = evaluate(run.model, SparsityMeter(run.model, x.device), x, y, distributed.Context(0, 1, x.device))
     run.model.eval()  # evaluate() leaves the model in training mode
     out: dict[str, Any] = {"folder": str(folder), "split": split, "examples": len(y),
@@ -79,7 +81,7 @@ def evaluate_run(folder: str | Path, *, split: str = "test", accelerate: bool = 
                            "loss": result["loss"], "sparsity": result["sparsity"],
                            "layer_sparsity": result["layer_sparsity"]}
     if accelerate:
-        from ..acceleration import acceleration_plan
+        from ..acceleration import SparseInputConv2d, SparseInputLinear, acceleration_plan
 
         dense_logits, dense_s = _timed_logits(run.model, x, batch_size)
         fast_logits, fast_s = _timed_logits(fast, x, batch_size)
@@ -87,6 +89,8 @@ def evaluate_run(folder: str | Path, *, split: str = "test", accelerate: bool = 
                    accelerated_loss=float(F.cross_entropy(fast_logits, y)),
                    max_logit_difference=float((fast_logits - dense_logits).abs().max()),
                    accelerated_layers=sum(p.accelerated for p in acceleration_plan(fast)),
+                   kernel_layers=sum(m.calls["sparse"] > 0 for m in fast.modules()
+                                     if isinstance(m, SparseInputLinear | SparseInputConv2d)),
                    batch_size=batch_size, dense_seconds=dense_s, accelerated_seconds=fast_s)
     return out
 
