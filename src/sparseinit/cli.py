@@ -219,8 +219,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
           f"epoch{'' if epochs == 1 else 's'}): "
           f"accuracy {out['accuracy']:.2f}%, loss {out['loss']:.4f}, sparsity {out['sparsity']:.3f}")
     if args.accelerate:
-        print(f"accelerated ({out['accelerated_layers']} layers can skip zeros, {out['kernel_layers']} did at batch "
-              f"{out['batch_size']}; the others found dense faster): accuracy "
+        print(f"accelerated ({out['accelerated_layers']} layers can skip zeros; {out['kernel_layers']} ran the sparse "
+              f"kernel at batch {out['batch_size']}): accuracy "
               f"{out['accelerated_accuracy']:.2f}%, largest logit difference {out['max_logit_difference']:.2e}; "
               f"one pass at batch {out['batch_size']}: dense {out['dense_seconds']:.2f} s, accelerated "
               f"{out['accelerated_seconds']:.2f} s")
@@ -289,23 +289,24 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
                    help="forward+backward batches (default 128; the option with no value skips them)")
     q.add_argument("--convs", nargs="*", default=[], metavar="CxHxB",
                    help="also time 3x3 C->C convolutions on HxH maps at batch B (e.g. 512x4x32; default none)")
-    _add_bench_options(q, reps="timed repetitions, medians reported",
-                       json="write every row, the config and the environment as JSON here",
-                       markdown="write the results page (table, targets, command, compute) here",
-                       plot="write the speed-up vs density plot here")
+    _add_bench_options(q, reps_help="timed repetitions, medians reported",
+                       json_help="write every row, the config and the environment as JSON here",
+                       markdown_help="write the results page (table, targets, command, compute) here",
+                       plot_help="write the speed-up vs density plot here")
     q.set_defaults(func=_cmd_bench_dctps)
     _add_bench_activations(bench_sub)
 
 
-def _add_bench_options(q: argparse.ArgumentParser, *, reps: str, json: str, markdown: str, plot: str) -> None:
-    """The timing and output options every ``sparseinit bench`` command shares; the strings are their help."""
-    q.add_argument("--reps", type=int, default=20, help=f"{reps} (default 20)")
+def _add_bench_options(q: argparse.ArgumentParser, *, reps_help: str, json_help: str, markdown_help: str,
+                       plot_help: str) -> None:
+    """The timing and output options every ``sparseinit bench`` command shares, with their help texts."""
+    q.add_argument("--reps", type=int, default=20, help=f"{reps_help} (default 20)")
     q.add_argument("--warmup", type=int, default=3, help="untimed calls first (default 3)")
     q.add_argument("--threads", type=_positive_int, default=2, help="torch threads, >= 1 (default 2)")
     q.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    q.add_argument("--json", help=json)
-    q.add_argument("--markdown", help=markdown)
-    q.add_argument("--plot", help=plot)
+    q.add_argument("--json", help=json_help)
+    q.add_argument("--markdown", help=markdown_help)
+    q.add_argument("--plot", help=plot_help)
     q.add_argument("--overwrite", action="store_true", help="replace existing output files")
 
 
@@ -343,10 +344,10 @@ def _add_bench_activations(bench_sub: argparse._SubParsersAction) -> None:
     q.add_argument("--sparsities", type=float, nargs="+", default=[0.5, 0.7, 0.8, 0.85, 0.9, 0.95],
                    help="target activation sparsities in [0, 1) (default 0.5 0.7 0.8 0.85 0.9 0.95)")
     q.add_argument("--batches", type=int, nargs="+", default=[1, 64], help="batch sizes (default 1 64)")
-    _add_bench_options(q, reps="timed repetitions, interleaved; medians",
-                       json="write every row, the targets, the config and the environment as JSON here",
-                       markdown="write the results page (table and targets) here",
-                       plot="write the speed-up vs sparsity plot (with the ideal curve) here")
+    _add_bench_options(q, reps_help="timed repetitions, interleaved; medians",
+                       json_help="write every row, the targets, the config and the environment as JSON here",
+                       markdown_help="write the results page (table and targets) here",
+                       plot_help="write the speed-up vs sparsity plot (with the ideal curve) here")
     q.set_defaults(func=_cmd_bench_activations)
 
 
@@ -422,8 +423,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Rebuild the network of a run folder, load its last checkpoint and evaluate it "
                                    "on a split: loss, accuracy, activation sparsity. With --accelerate also through "
                                    "sparseinit.accelerate (skipping zero activations): its accuracy, how far its "
-                                   "logits are from the dense ones, and one timed pass of each (after an untimed "
-                                   "warm-up batch).")
+                                   "logits are from the dense ones, one timed pass of each (after untimed warm-up "
+                                   "calls) and how many accelerated layers ran the sparse kernel at --batch-size "
+                                   "(each only where its measured break-even says the kernel beats dense).")
     p.add_argument("run", help="a run folder (written by sparseinit train, or one run of a sweep)")
     p.add_argument("--split", choices=("train", "val", "test"), default="test",
                    help="test (default), val, or train (its first 5,000 inputs, as training measures them)")

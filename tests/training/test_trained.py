@@ -83,18 +83,30 @@ def test_accelerated_evaluation_counts_only_the_layers_that_ran_the_kernel(crelu
     assert out["kernel_layers"] == 0
 
 
-def test_the_timed_pass_starts_after_one_untimed_warm_up_chunk(monkeypatch):
-    # the accelerated copy's first call loads its compiled kernels (~0.6 s): timed, it made accelerate look 2× slower
+def test_the_timed_pass_starts_after_untimed_warm_up_calls(monkeypatch):
+    # an accelerated layer's first call on a path loads its compiled kernel (~0.6 s): timed, it made accelerate()
+    # look 2× slower than dense. Warm-up: the first chunk's size and the short last chunk's.
+    from types import SimpleNamespace
+
     from sparseinit.training import trained
 
-    clock, calls = iter([10.0, 12.5]), []
-    monkeypatch.setattr(trained.time, "perf_counter", lambda: next(clock))
+    clock, calls, stamps = iter([10.0, 12.5]), [], []
+
+    def perf_counter():
+        stamps.append(len(calls))  # forward calls made when the clock is read
+        return next(clock)
+
+    monkeypatch.setattr(trained, "time", SimpleNamespace(perf_counter=perf_counter))
     model = torch.nn.Linear(3, 2)
     model.register_forward_hook(lambda mod, inp, out: calls.append(len(inp[0])))
     x = torch.randn(10, 3)
     logits, seconds = trained._timed_logits(model, x, 4)
-    assert calls == [4, 4, 4, 2]  # the warm-up chunk, then the three chunks of the pass
+    assert calls == [4, 2, 4, 4, 2] and stamps == [2, 5]  # both warm-ups before the clock starts, the pass within
     assert seconds == 2.5 and torch.allclose(logits, model(x))
+    calls.clear(), stamps.clear()
+    clock = iter([0.0, 1.0])
+    trained._timed_logits(model, torch.randn(8, 3), 4)
+    assert calls == [4, 4, 4] and stamps == [1, 3]  # no short last chunk, one warm-up
 
 
 def test_a_sparsified_model_comes_back_with_its_masks(tmp_path):
@@ -138,6 +150,11 @@ def test_bad_folders_get_one_line_errors(tmp_path, crelu_run):
         evaluate_run(crelu_run[0], split="validation")
     with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
         evaluate_run(crelu_run[0], batch_size=0)
+    for bad in ({"mode": "fast"}, {"mode": "fast", "accelerate": True}):  # checked before anything is loaded
+        with pytest.raises(ValueError, match=r"mode .*auto, sparse, dense"):
+            evaluate_run(crelu_run[0].parent / "missing", **bad)
+    with pytest.raises(ValueError, match="min_sparsity"):
+        evaluate_run(crelu_run[0], accelerate=True, min_sparsity=1.5)
 
 
 def test_cli(crelu_run):
@@ -147,7 +164,7 @@ def test_cli(crelu_run):
     assert json.loads(out.stdout)["accuracy"] == pytest.approx(summary["test_accuracy"], abs=1e-9)
     text = subprocess.run([*cli, str(folder), "--accelerate"], capture_output=True, text=True, check=True).stdout
     assert f"accuracy {summary['test_accuracy']:.2f}%" in text
-    assert "accelerated (6 layers can skip zeros, 0 did at batch 256" in text
+    assert "accelerated (6 layers can skip zeros; 0 ran the sparse kernel at batch 256)" in text
     bad = subprocess.run([*cli, str(folder / "missing")], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "does not exist" in bad.stderr
 
@@ -233,6 +250,6 @@ def test_cli_text_puts_each_number_of_evaluate_run_in_its_place(monkeypatch, cap
     dense, fast = capsys.readouterr().out.splitlines()
     assert dense == ("some_run: val (512 examples, weights after 1 epoch): accuracy 11.11%, loss 2.2222, "
                      "sparsity 0.333")
-    assert fast == ("accelerated (4 layers can skip zeros, 3 did at batch 77; the others found dense faster): "
+    assert fast == ("accelerated (4 layers can skip zeros; 3 ran the sparse kernel at batch 77): "
                     "accuracy 55.55%, largest logit difference 6.60e-07; "
                     "one pass at batch 77: dense 8.88 s, accelerated 9.99 s")

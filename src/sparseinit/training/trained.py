@@ -23,7 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._validate import check_int
+from .._validate import check_choice, check_int, check_range
+from ..acceleration import MODES
 from . import distributed, run_dir
 from .config import TrainConfig
 from .loop import EVAL_BATCH, TRAIN_EVAL_SIZE, RunData, SparsityMeter, evaluate, initial_model, load_run_data
@@ -58,14 +59,18 @@ def evaluate_run(folder: str | Path, *, split: str = "test", accelerate: bool = 
     ``split``: ``train`` (the first 5,000 training inputs, as the training loop measures them), ``val`` or
     ``test``. With ``accelerate=True`` the result also holds ``accelerated_accuracy``, ``max_logit_difference``
     (largest |accelerated − dense| over the split's logits), ``dense_seconds`` and ``accelerated_seconds`` for one
-    pass each in chunks of ``batch_size``, each after one untimed warm-up chunk, ``accelerated_layers`` (layers
-    :func:`sparseinit.accelerate` replaced) and ``kernel_layers`` (those of them that found the sparse kernel faster
-    than dense at that batch size and their zero fraction, and ran it); ``min_sparsity`` and ``mode`` ("sparse"
-    runs the kernel whatever it costs) are passed to :func:`sparseinit.accelerate`.
+    pass each in chunks of ``batch_size`` (each after untimed warm-up calls), ``accelerated_loss``, ``batch_size``,
+    ``accelerated_layers`` (layers :func:`sparseinit.accelerate` replaced) and ``kernel_layers`` (those of them
+    that ran the sparse kernel on some chunk of that pass: in ``mode="auto"`` a layer takes it only where its
+    measured break-even for that many rows is below the input's zero fraction, and only on CPU float32/64).
+    ``min_sparsity`` ∈ [0, 1] and ``mode`` ("auto", "sparse": the kernel whatever it costs, "dense") are passed to
+    :func:`sparseinit.accelerate`.
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
     batch_size = check_int("batch_size", batch_size, 1)
+    check_range("min_sparsity", min_sparsity, 0.0, 1.0, lo_open=False, hi_open=False)
+    check_choice("mode", mode, MODES)
     run, data = _load(folder, device)
     x, y = getattr(data, split)
     if split == "train":
@@ -97,9 +102,12 @@ def evaluate_run(folder: str | Path, *, split: str = "test", accelerate: bool = 
 
 @torch.no_grad()
 def _timed_logits(model: nn.Module, x: torch.Tensor, batch_size: int) -> tuple[torch.Tensor, float]:
-    """Logits of every input in chunks of ``batch_size`` and the seconds they took, after one untimed warm-up chunk
-    (the accelerated copy's first call loads its compiled kernels: ~0.6 s, more than a pass over MNIST's test set)."""
+    """Logits of every input in chunks of ``batch_size`` and the seconds they took, after untimed warm-up calls on
+    a first and a last chunk: an accelerated layer's first call on a path loads that path's compiled kernel (~0.6 s
+    for a 20-layer MLP, more than a pass over MNIST's test set), and a short last chunk may take another path."""
     model(x[:batch_size])
+    if len(x) % batch_size:
+        model(x[len(x) - len(x) % batch_size:])
     start = time.perf_counter()
     logits = torch.cat([model(chunk) for chunk in x.split(batch_size)])
     return logits, time.perf_counter() - start
