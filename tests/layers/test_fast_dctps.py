@@ -104,6 +104,27 @@ def test_path_choice():
         DCTpSLinear(4, 4, path="fft")
 
 
+def test_path_choice_agrees_with_the_committed_benchmark():
+    # results/speed/dctps.json: every row where one path measured >= 2x faster than the other gets that path
+    import json
+    from pathlib import Path
+
+    bench = json.loads((Path(__file__).resolve().parents[2] / "results/speed/dctps.json").read_text())
+    clear = misses = 0
+    for r in bench["rows"] + bench["conv_rows"]:
+        if "channels" in r:
+            shape = (r["channels"], 9 * r["channels"], r["nnz"], r["batch"] * r["size"] ** 2)
+        else:
+            shape = (r["width"], r["width"], r["nnz"], r["batch"])
+        chosen = dctps_path(*shape, conv="channels" in r, training=r["mode"] == "train")
+        measured = "fast" if r["fast_ms"] < r["kernel_ms"] else "dense"
+        misses += chosen != measured
+        if max(r["fast_ms"], r["kernel_ms"]) >= 2 * min(r["fast_ms"], r["kernel_ms"]):
+            clear += 1
+            assert chosen == measured, r
+    assert clear == 35 and misses == 5  # of the 48 rows (fast measured faster in 26); the misses are 1.1-1.8x apart
+
+
 def test_sparsify_and_train_step_through_the_fast_path():
     import sparseinit
 

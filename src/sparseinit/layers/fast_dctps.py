@@ -27,8 +27,10 @@ from .sparse_matmul import CSRStructure, csr_matmul, csr_matmul_columns
 PATHS = ("auto", "fast", "dense")
 
 # Cost model (seconds), rates fitted to `sparseinit bench dctps` on the project CPU (2 threads, float32, widths
-# 32–4096, densities 1e-3–1) and to 3×3 convolutions (64–512 channels, 2×2–32×32 maps, batch 32): it picks the
-# measured faster path in all but near-ties.
+# 32–4096, densities 1e-3–1) and to 3×3 convolutions (64–512 channels, 2×2–32×32 maps, batch 32). On the committed
+# benchmark (results/speed/dctps.json, 48 rows) it picks the measured faster path wherever one path is ≥ 2× the
+# other (35 rows), and misses 5 rows, all 512-channel convolutions on 2×2 / 4×4 maps where the paths are 1.1–1.8×
+# apart.
 _OVERHEAD_S = 180e-6  # fixed cost of the fast path's ~10 small ops (forward)
 _TRAIN_OVERHEAD_S = 600e-6  # extra fixed cost of its backward (autograd nodes, sampled_addmm set-up)
 _BUILD_S = 1e-9  # per kernel entry: α·D + W ⊙ M (three passes and fresh n_in·n_out buffers; ~6 ns at 4096²)
