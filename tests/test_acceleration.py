@@ -162,11 +162,16 @@ def test_csr_panels_kernel_against_a_float64_reference(kblock, chunk, threads):
     assert np.abs(few[0] - want[3]).max() / np.abs(want[3]).max() <= RTOL
 
 
-def test_dense_fallback_at_many_rows_is_transposed_and_chains():
-    """From TRANSPOSED_DENSE_MIN_ROWS rows the fallback returns a column-major view; the next layer reads it
-    (zero count included) and the result still matches dense, on both paths of that next layer."""
+@pytest.mark.parametrize("transposed", [True, False])
+def test_dense_fallback_at_many_rows_takes_the_measured_form_and_chains(monkeypatch, transposed):
+    """From TRANSPOSED_DENSE_MIN_ROWS rows the fallback takes the form measured faster: transposed, a column-major
+    view that the next layer reads (zero count included); plain, a contiguous output. Either way the result
+    matches dense, on both paths of the next layer; below those rows it is always the plain form."""
+    from sparseinit import acceleration
     from sparseinit.acceleration import TRANSPOSED_DENSE_MIN_ROWS
 
+    monkeypatch.setattr(acceleration, "_TRANSPOSED_FASTER", {})
+    monkeypatch.setattr(acceleration, "_transposed_is_faster", lambda *operands: transposed)
     torch.manual_seed(6)
     seq = nn.Sequential(nn.ReLU(), nn.Linear(64, 48), sparseinit.activation("st", 2.0), nn.Linear(48, 16))
     fast = accelerate(seq, min_sparsity=0.9)
@@ -176,12 +181,40 @@ def test_dense_fallback_at_many_rows_is_transposed_and_chains():
     assert fast[1].calls == {"sparse": 0, "dense": 1} and fast[3].calls == {"sparse": 1, "dense": 0}
     with torch.inference_mode():
         hidden = fast[:2](x)
-    assert hidden.t().is_contiguous() and not hidden.is_contiguous()
+    assert hidden.t().is_contiguous() == transposed and hidden.is_contiguous() != transposed
     dense_both = accelerate(seq, mode="dense")
     assert rel_error(dense_both, seq, x) <= RTOL
     for batch in (1, TRANSPOSED_DENSE_MIN_ROWS - 1):  # few rows: the plain addmm, a contiguous output
         with torch.inference_mode():
             assert fast[:2](torch.randn(batch, 64)).is_contiguous()
+
+
+def test_dense_form_is_measured_once_per_shape_rows_bucket_dtype_and_threads(monkeypatch):
+    from sparseinit import acceleration
+    from sparseinit.acceleration import TRANSPOSED_DENSE_MIN_ROWS
+
+    measured = []
+    monkeypatch.setattr(acceleration, "_TRANSPOSED_FASTER", {})
+    monkeypatch.setattr(acceleration, "_transposed_is_faster", lambda x, wt, b: measured.append(len(x)) or False)
+    layer = SparseInputLinear(nn.Linear(64, 48), mode="dense")
+    with torch.inference_mode():
+        for rows in (TRANSPOSED_DENSE_MIN_ROWS, 33, 64, 65, 1, TRANSPOSED_DENSE_MIN_ROWS - 1):
+            layer(torch.randn(rows, 64))
+        SparseInputLinear(nn.Linear(64, 48).double(), mode="dense")(torch.randn(40, 64, dtype=torch.float64))
+        layer(torch.randn(50, 64))  # the float32 key of that bucket is still known
+    # 32 | 33-64 (one bucket) | 65-128; none below 32 rows; float64 is a key of its own
+    assert measured == [TRANSPOSED_DENSE_MIN_ROWS, 33, 65, 40]
+    assert set(acceleration._TRANSPOSED_FASTER) == {(64, 48, n, dt, torch.get_num_threads())
+                                                    for n, dt in ((32, torch.float32), (64, torch.float32),
+                                                                  (128, torch.float32), (64, torch.float64))}
+
+
+def test_the_dense_form_measurement_runs_both_forms_on_the_operands():
+    from sparseinit.acceleration import _transposed_is_faster
+
+    x, wt, b = torch.randn(40, 64), torch.randn(64, 48), torch.randn(48)
+    assert isinstance(_transposed_is_faster(x, wt, b), bool)  # which one wins is the machine's business
+    torch.testing.assert_close(torch.addmm(b[:, None], wt.t(), x.t()).t(), torch.addmm(b, x, wt))
 
 
 def test_min_sparsity_floor_and_threshold():

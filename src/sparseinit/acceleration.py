@@ -28,7 +28,7 @@ data flow is not visible from the module tree, are left dense. A model with noth
 
 Per call, each accelerated layer decides from its input's measured zero fraction z whether the sparse kernel pays:
 sparse iff z > max(``min_sparsity``, break-even(layer size, batch)). ``min_sparsity`` = 0.5 by default, so at ≤ 50%
-zeros the layer always runs torch's dense product, in the form MKL runs fastest (nn.Linear's; see
+zeros the layer always runs torch's dense product, in the form measured fastest on this machine (see
 :class:`SparseInputLinear`), so the only cost over dense is counting the zeros, O(B·in) against the product's
 O(B·in·out); a layer whose break-even is 1 (the kernel never pays at that size and batch) does not count them. At
 batch 1 the break-even also depends on the whole model: once its accelerated weights overflow the last-level cache,
@@ -47,6 +47,8 @@ error ≤ 1e-5 in float32. float32 and float64 run the kernels; other dtypes and
 from __future__ import annotations
 
 import copy
+import statistics
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -126,8 +128,11 @@ SPLIT_INPUTS_MAX_ROWS = 8
 # fast as two. Measured on 8 layers 4096², batch 1 (interleaved): 90% zeros (1.7M multiply-adds per layer) one
 # thread 7.4-7.6x dense, two 6.8-7.1x; 85% (2.5M) two threads 5.65x, one 5.53x.
 SERIAL_MAX_MADDS = 1 << 21
-# batch rows from which the linear dense fallback runs transposed (SparseInputLinear's docstring says why)
+# batch rows from which the linear dense fallback may run transposed (SparseInputLinear's docstring says why)
 TRANSPOSED_DENSE_MIN_ROWS = 32
+# (in, out, rows rounded up to a power of two, dtype, threads) -> whether the transposed dense form was measured
+# faster than the plain one on this machine; filled on first use of each key (:func:`_dense_product`)
+_TRANSPOSED_FASTER: dict[tuple, bool] = {}
 # below this many output channels the scatter's inner loop is too short to beat mkldnn: the conv stays dense.
 # Measured: 32 channels, 28×28 maps, 84 % zeros, batch 1 and 64: the scatter at 0.5× mkldnn (trained CNNs,
 # results/speed/README.md); CONV_BREAK_EVEN was measured at 64 channels.
@@ -235,14 +240,18 @@ class SparseInputLinear(_SparseInput):
     batches :func:`~sparseinit._kernels.linear_csr_panels`.
 
     The dense fallback must be as fast as ``nn.Linear`` on the original W (out × in), which MKL multiplies as
-    x·Wᵀ with a transposed operand. ``torch.addmm(b, x, Wᵀ)`` on our contiguous Wᵀ is another MKL path, ~10%
-    slower at batch 64; the same product computed transposed, yᵀ = b 1ᵀ + (Wᵀ)ᵀ xᵀ, i.e.
-    ``torch.addmm(b[:, None], Wᵀ.t(), x.t()).t()``, hands MKL exactly nn.Linear's operands (W as a transposed
-    view of Wᵀ) and matches its time. It returns yᵀ's transpose: a (rows, out) view that is column-major, which
-    the next accelerated layer reads without a copy (elementwise activations keep the layout; the zero count reads
-    the storage directly). MKL is slow on that form for a handful of rows (batch 2–8: 4–20× slower), so
-    below :data:`TRANSPOSED_DENSE_MIN_ROWS` rows the fallback is ``torch.addmm(b, x, Wᵀ)``, within noise of
-    nn.Linear there.
+    x·Wᵀ with a transposed operand. Two forms compute it from our contiguous Wᵀ: the plain
+    ``torch.addmm(b, x, Wᵀ)``, and the same product computed transposed, yᵀ = b 1ᵀ + (Wᵀ)ᵀ xᵀ, i.e.
+    ``torch.addmm(b[:, None], Wᵀ.t(), x.t()).t()``, which hands MKL exactly nn.Linear's operands (W as a
+    transposed view of Wᵀ). It returns yᵀ's transpose: a (rows, out) view that is column-major, which the next
+    accelerated layer reads without a copy (elementwise activations keep the layout; the zero count reads the
+    storage directly). Which is faster depends on the machine: at 4096², batch 64, on the AMD EPYC the tables were
+    measured on the transposed form matched nn.Linear and the plain one was ~10% slower; on an Intel Xeon VM the
+    plain one took 9.3 ms and the transposed 15.0 ms (nn.Linear 10.2), and always running transposed made
+    accelerate() 0.67× dense at 50% zeros. So from :data:`TRANSPOSED_DENSE_MIN_ROWS` rows the first call of each
+    (shape, rows rounded up to a power of two, dtype, threads) times both forms on its own operands and the
+    faster is kept for the process (:func:`_dense_product`). Below that, MKL is slow on the transposed form (batch
+    2–8: 4–20× slower), and the fallback is always the plain one, within noise of nn.Linear there.
     """
 
     def __init__(self, linear: nn.Linear, min_sparsity: float = 0.5, mode: str = "auto") -> None:
@@ -287,11 +296,7 @@ class SparseInputLinear(_SparseInput):
         rows = x2.shape[0]
         wt_tensor = self._buffers["weight_t"]
         if x2.dtype != wt_tensor.dtype or not self._use_sparse(x2, rows):
-            bias = self._buffers["bias"]
-            if rows >= TRANSPOSED_DENSE_MIN_ROWS:
-                y = torch.addmm(bias[:, None], wt_tensor.t(), x2.t()).t()
-            else:
-                y = torch.addmm(bias, x2, wt_tensor)
+            y = _dense_product(x2, wt_tensor, self._buffers["bias"])
             return y if x.dim() == 2 else y.reshape(*lead, self.out_features)
         from . import _kernels
 
@@ -309,6 +314,34 @@ class SparseInputLinear(_SparseInput):
             _kernels.linear_csr_panels(xn, wt, b, on, threads)
         out = torch.from_numpy(on)
         return out if x.dim() == 2 else out.reshape(*lead, self.out_features)
+
+
+def _dense_product(x: torch.Tensor, weight_t: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """b + x Wᵀ in the dense form measured faster on this machine for this shape (:class:`SparseInputLinear`)."""
+    rows = x.shape[0]
+    if rows < TRANSPOSED_DENSE_MIN_ROWS or x.device.type != "cpu":
+        return torch.addmm(bias, x, weight_t)
+    key = (*weight_t.shape, 1 << (rows - 1).bit_length(), x.dtype, _threads())
+    if key not in _TRANSPOSED_FASTER:
+        _TRANSPOSED_FASTER[key] = _transposed_is_faster(x, weight_t, bias)
+    if _TRANSPOSED_FASTER[key]:
+        return torch.addmm(bias[:, None], weight_t.t(), x.t()).t()
+    return torch.addmm(bias, x, weight_t)
+
+
+def _transposed_is_faster(x: torch.Tensor, weight_t: torch.Tensor, bias: torch.Tensor, reps: int = 3) -> bool:
+    """Whether the transposed dense form beat the plain one: medians of ``reps`` interleaved timings of each on
+    these operands, after one untimed call of each."""
+    forms = (lambda: torch.addmm(bias, x, weight_t), lambda: torch.addmm(bias[:, None], weight_t.t(), x.t()).t())
+    seconds: tuple[list[float], list[float]] = ([], [])
+    for form in forms:
+        form()
+    for _ in range(reps):
+        for form, times in zip(forms, seconds, strict=True):
+            start = time.perf_counter()
+            form()
+            times.append(time.perf_counter() - start)
+    return statistics.median(seconds[1]) < statistics.median(seconds[0])
 
 
 def _conv_unsupported(conv: nn.Conv2d) -> str | None:
