@@ -217,6 +217,25 @@ def test_the_dense_form_measurement_runs_both_forms_on_the_operands():
     torch.testing.assert_close(torch.addmm(b[:, None], wt.t(), x.t()).t(), torch.addmm(b, x, wt))
 
 
+def test_a_break_even_table_for_the_machine_at_hand_replaces_the_measured_one():
+    torch.manual_seed(3)
+    seq = nn.Sequential(nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(), nn.Linear(1024, 64))
+    x = torch.randn(1, 1024) - 1.3  # relu: ~90 % zeros
+    default, never = accelerate(seq), accelerate(seq, linear_break_even=((1, ((1, 1.0),)),))
+    always = accelerate(seq, min_sparsity=0.0, linear_break_even=[(1, [(1, 0.0), (256, 0.0)])])
+    for fast in (default, never, always):
+        assert rel_error(fast, seq, x) <= RTOL
+    assert default[1].calls == {"sparse": 1, "dense": 0}  # LINEAR_BREAK_EVEN at 1024², batch 1: 0.5
+    assert never[1].calls == {"sparse": 0, "dense": 1}
+    assert always[3].threshold(1) == 0.0 and default[3].threshold(1) == 1.0  # 1024·64 never pays by default
+    assert always[3].calls == {"sparse": 1, "dense": 0} and default[3].calls == {"sparse": 0, "dense": 1}
+    for bad in ((), [(0, ((1, 0.5),))], [(1, ((1, 1.5),))], "table", [(1, ((8, 0.5), (1, 0.5)))],
+                [(4, ((1, 0.5),)), (2, ((1, 0.5),))], [(1, ())]):
+        with pytest.raises(ValueError, match="linear_break_even must be a non-empty sequence") as err:
+            accelerate(seq, linear_break_even=bad)
+        assert "\n" not in str(err.value)
+
+
 def test_min_sparsity_floor_and_threshold():
     layer = SparseInputLinear(nn.Linear(1024, 1024), min_sparsity=0.5)
     assert layer.threshold(1) == 0.5

@@ -145,13 +145,32 @@ _KERNEL_DTYPES = (torch.float32, torch.float64)
 MODES = ("auto", "sparse", "dense")
 
 
-def _linear_break_even(weights: int) -> tuple[tuple[int, float], ...]:
-    """The row of :data:`LINEAR_BREAK_EVEN` for a layer of ``weights`` = in·out weights."""
-    chosen = LINEAR_BREAK_EVEN[0][1]
-    for size, table in LINEAR_BREAK_EVEN:
+def _linear_break_even(weights: int, table: tuple | None = None) -> tuple[tuple[int, float], ...]:
+    """The row of ``table`` (default :data:`LINEAR_BREAK_EVEN`) for a layer of ``weights`` = in·out weights."""
+    table = LINEAR_BREAK_EVEN if table is None else table
+    chosen = table[0][1]
+    for size, row in table:
         if weights >= size:
-            chosen = table
+            chosen = row
     return chosen
+
+
+def _check_break_even_table(table) -> tuple:
+    """``table`` shaped like :data:`LINEAR_BREAK_EVEN`, as nested tuples, else a one-line ValueError."""
+    shape = ("linear_break_even must be a non-empty sequence of (weights, ((rows, zero fraction), ...)) with "
+             "weights and rows increasing integers >= 1 and zero fractions in [0, 1], like LINEAR_BREAK_EVEN")
+    try:
+        out = tuple((int(size), tuple((int(rows), float(value)) for rows, value in row)) for size, row in table)
+    except (TypeError, ValueError):
+        raise ValueError(f"{shape}; got {table!r}"[:400]) from None
+    sizes = [size for size, _ in out]
+    ok = bool(out) and sizes == sorted(set(sizes)) and sizes[0] >= 1
+    for _, row in out:
+        rows = [r for r, _ in row]
+        ok = ok and bool(row) and rows == sorted(set(rows)) and rows[0] >= 1 and all(0 <= v <= 1 for _, v in row)
+    if not ok:
+        raise ValueError(f"{shape}; got {table!r}"[:400])
+    return out
 
 
 def _break_even(table: tuple[tuple[int, float], ...], rows: int) -> float:
@@ -254,10 +273,12 @@ class SparseInputLinear(_SparseInput):
     2–8: 4–20× slower), and the fallback is always the plain one, within noise of nn.Linear there.
     """
 
-    def __init__(self, linear: nn.Linear, min_sparsity: float = 0.5, mode: str = "auto") -> None:
+    def __init__(self, linear: nn.Linear, min_sparsity: float = 0.5, mode: str = "auto",
+                 linear_break_even: tuple | None = None) -> None:
         super().__init__(min_sparsity, mode)
         self.in_features, self.out_features = linear.in_features, linear.out_features
-        self._table = _linear_break_even(self.in_features * self.out_features)
+        table = None if linear_break_even is None else _check_break_even_table(linear_break_even)
+        self._table = _linear_break_even(self.in_features * self.out_features, table)
         weight = linear.weight.detach()
         self.has_bias = linear.bias is not None
         # allocated by numpy, which asks the kernel for transparent huge pages on large arrays (fewer TLB misses
@@ -526,7 +547,8 @@ class _SerialForward:
         return type(module).forward(module, *args, **kwargs)
 
 
-def accelerate(model: nn.Module, *, min_sparsity: float = 0.5, mode: str = "auto") -> nn.Module:
+def accelerate(model: nn.Module, *, min_sparsity: float = 0.5, mode: str = "auto",
+               linear_break_even: tuple | None = None) -> nn.Module:
     """An inference-only copy of ``model`` whose layers fed by a sparsifying activation skip zero inputs.
 
     The copy is in eval mode with ``requires_grad=False`` everywhere; ``model`` is not modified. Its per-layer
@@ -534,6 +556,10 @@ def accelerate(model: nn.Module, *, min_sparsity: float = 0.5, mode: str = "auto
     ``min_sparsity`` ∈ [0, 1]: an accelerated layer runs densely on any call whose input has at most this zero
     fraction (default 0.5: at ≤ 50% zeros the dense path is always taken). ``mode`` = "auto" (default) decides per
     call; "sparse" / "dense" force one path on every accelerated layer (tests, break-even measurements).
+    ``linear_break_even`` replaces :data:`LINEAR_BREAK_EVEN` (measured on the project's AMD EPYC) with a table of
+    the same shape for the machine at hand, e.g. what ``benchmarks/sparse_inference.py --break-even-model ...``
+    then ``--derive`` prints there (results/speed/README.md: on an Intel Xeon VM the AMD table lets the kernel run
+    at batch 1 and 50 % zeros, at 0.90× dense).
 
     The sparsifying activation modules that feed accelerated layers that can run the kernel
     (:meth:`~_SparseInput.may_use_kernel`) get a ``forward`` (:class:`_SerialForward`)
@@ -547,13 +573,14 @@ def accelerate(model: nn.Module, *, min_sparsity: float = 0.5, mode: str = "auto
     check_module("model", model)
     check_range("min_sparsity", min_sparsity, 0.0, 1.0, lo_open=False, hi_open=False)
     check_choice("mode", mode, MODES)
+    table = None if linear_break_even is None else _check_break_even_table(linear_break_even)
     fast = copy.deepcopy(model).eval().requires_grad_(False)
     plans = []
     for container, child_name, name, kind, reason, feeder in _plan(fast):
         child = getattr(container, child_name, None) if container is not None else None
         layer = None
         if reason is None and isinstance(child, nn.Linear):
-            layer = SparseInputLinear(child, min_sparsity, mode)
+            layer = SparseInputLinear(child, min_sparsity, mode, table)
         elif reason is None and isinstance(child, nn.Conv2d):
             layer = SparseInputConv2d(child, min_sparsity, mode)
         if layer is not None:
