@@ -108,3 +108,14 @@ def test_numpy_integers_are_sizes_like_ints():
     assert model(torch.randn(5, 8)).shape == (5, 4) and len(hidden_activations(model)) == 3
     with pytest.raises(ValueError, match=r"^width must be an integer >= 1, got 2\.0"):
         DeepMLP(3, 2.0, point)
+
+
+def test_logit_scale_multiplies_the_logits_and_adds_no_state():
+    plain = DeepMLP(3, 16, CRELU, in_features=12)
+    scaled = DeepMLP(3, 16, CRELU, in_features=12, logit_scale=2.5)
+    scaled.load_state_dict(plain.state_dict())  # strict: the same keys
+    x = torch.randn(5, 12)
+    torch.testing.assert_close(scaled(x), 2.5 * plain(x))
+    assert hidden_activations(scaled) == list(scaled.layers)[2:-2:2]
+    with pytest.raises(ValueError, match=r"^logit_scale must be in \(0, inf\)"):
+        DeepCNN(2, 4, CRELU, logit_scale=-1.0)

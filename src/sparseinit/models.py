@@ -4,6 +4,9 @@
     DeepCNN   [Conv2d(k, 'same' padding) → φ] × depth → global average pool → Linear(channels, num_classes)
               (readout="flatten": → Linear(channels·H·W, num_classes) on every position instead of the pool)
 
+``logit_scale`` c ≠ 1 appends :class:`LogitScale` (logits × c, a softmax temperature 1/c, no parameters): with it a
+q* = 1 network trains like one at q* = c² (:meth:`sparseinit.TrainConfig.at_unit_q_star`).
+
 Both keep their layers in one ``nn.Sequential`` (``.layers``), so a layer's position tells what follows it.
 ``activation`` is an :class:`EdgeOfChaos` point — the network gets its activation module and is initialised there
 by :func:`init_eoc_` — or any activation nn.Module (then torch's default initialisation is kept). ``depth`` counts
@@ -17,7 +20,7 @@ import copy
 import torch
 from torch import nn
 
-from ._validate import check_int
+from ._validate import check_int, check_range
 from .eoc import EdgeOfChaos
 from .initialisation import init_eoc_
 
@@ -27,10 +30,26 @@ def _check_positive(**values: int) -> None:
         check_int(name, value, 1)
 
 
+class LogitScale(nn.Module):
+    """Multiplies its input by a fixed factor: the read-out's logits z ↦ c·z. No parameters, no state."""
+
+    def __init__(self, factor: float) -> None:
+        super().__init__()
+        self.factor = check_range("logit_scale", factor, 0.0, None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.factor
+
+    def extra_repr(self) -> str:
+        return f"factor={self.factor:g}"
+
+
 class _Deep(nn.Module):
     def __init__(self, layers: list[nn.Module], activation: EdgeOfChaos | nn.Module,
-                 input_second_moment: float | None) -> None:
+                 input_second_moment: float | None, logit_scale: float) -> None:
         super().__init__()
+        if logit_scale != 1.0:
+            layers.append(LogitScale(logit_scale))
         self.layers = nn.Sequential(*layers)
         self.eoc = activation if isinstance(activation, EdgeOfChaos) else None
         if self.eoc is not None:
@@ -52,13 +71,14 @@ class DeepMLP(_Deep):
     """A depth-``depth`` MLP of width ``width``: Flatten → [Linear → φ] × depth → Linear."""
 
     def __init__(self, depth: int, width: int, activation: EdgeOfChaos | nn.Module, in_features: int = 784,
-                 num_classes: int = 10, *, input_second_moment: float | None = 1.0) -> None:
+                 num_classes: int = 10, *, input_second_moment: float | None = 1.0, logit_scale: float = 1.0,
+                 ) -> None:
         _check_positive(depth=depth, width=width, in_features=in_features, num_classes=num_classes)
         layers: list[nn.Module] = [nn.Flatten()]
         for index in range(depth):
             layers += [nn.Linear(in_features if index == 0 else width, width), _module(activation)]
         layers.append(nn.Linear(width, num_classes))
-        super().__init__(layers, activation, input_second_moment)
+        super().__init__(layers, activation, input_second_moment, logit_scale)
 
 
 READOUTS = ("pool", "flatten")
@@ -74,7 +94,7 @@ class DeepCNN(_Deep):
 
     def __init__(self, depth: int, channels: int, activation: EdgeOfChaos | nn.Module, in_channels: int = 1,
                  num_classes: int = 10, kernel_size: int = 3, *, input_second_moment: float | None = 1.0,
-                 readout: str = "pool", image_size: int | None = None) -> None:
+                 readout: str = "pool", image_size: int | None = None, logit_scale: float = 1.0) -> None:
         _check_positive(depth=depth, channels=channels, in_channels=in_channels, num_classes=num_classes,
                         kernel_size=kernel_size)
         if kernel_size % 2 == 0:
@@ -92,7 +112,7 @@ class DeepCNN(_Deep):
         else:
             _check_positive(image_size=image_size)
             layers += [nn.Flatten(), nn.Linear(channels * image_size ** 2, num_classes)]
-        super().__init__(layers, activation, input_second_moment)
+        super().__init__(layers, activation, input_second_moment, logit_scale)
 
 
 def hidden_activations(model: nn.Module) -> list[nn.Module]:

@@ -95,3 +95,40 @@ def test_rigl_options_count_only_with_rigl():
     with_rigl = TrainConfig(model="lenet5", density=0.1, rigl=True, rigl_every=50)
     assert with_rigl.ignored_options(["rigl", "rigl_every"]) == []
     assert with_rigl.key() != TrainConfig(model="lenet5", density=0.1, rigl=True).key()
+
+
+def test_at_unit_q_star_moves_q_star_into_temperature_and_learning_rates():
+    c = TrainConfig(activation="crelu", sparsity=0.85, q_star=4.0, clip="relative", lr=3e-3, logit_scale=1.5)
+    u = c.at_unit_q_star()
+    assert (u.q_star, u.logit_scale, u.bias_lr_scale, u.first_layer_lr_scale) == (1.0, 3.0, 0.25, 0.25)
+    assert (u.lr, u.m, u.clip, u.activation, u.sparsity) == (c.lr, c.m, c.clip, c.activation, c.sparsity)
+    a = TrainConfig(activation="cst", sparsity=0.85, q_star=9.0, clip="relative", optimizer="adam").at_unit_q_star()
+    assert (a.logit_scale, a.bias_lr_scale, a.first_layer_lr_scale) == pytest.approx((3.0, 1 / 3, 1 / 3))
+    # q* = 1 is its own equivalent; an unclipped activation's threshold always scales with sqrt(q*)
+    assert TrainConfig(activation="crelu", sparsity=0.8).at_unit_q_star() == TrainConfig(activation="crelu",
+                                                                                        sparsity=0.8)
+    assert TrainConfig(activation="st", sparsity=0.8, q_star=4.0).at_unit_q_star().logit_scale == 2.0
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"clip": "absolute"}, "clip m must be relative"),
+    ({"grad_clip": 1.0}, "grad_clip must be off"),
+    ({"weight_decay": 1e-4}, "weight_decay must be 0"),
+    ({"match_input": False}, "match_input must be on"),
+    ({"density": 0.1}, "must be dense"),
+])
+def test_at_unit_q_star_refuses_what_breaks_the_equivalence(kwargs, match):
+    c = TrainConfig(**{"activation": "crelu", "sparsity": 0.85, "q_star": 4.0, "clip": "relative", **kwargs})
+    with pytest.raises(ValueError, match=f"^no q\\* = 1 equivalent: .*{match}"):
+        c.at_unit_q_star()
+    with pytest.raises(ValueError, match="no Edge-of-Chaos point"):
+        TrainConfig(model="lenet300100").at_unit_q_star()
+
+
+def test_scales_are_validated_and_keep_earlier_run_keys():
+    for name in ("logit_scale", "bias_lr_scale", "first_layer_lr_scale"):
+        with pytest.raises(ValueError, match=rf"^{name} must be in \(0, inf\)"):
+            TrainConfig(**{name: 0.0})
+        assert name not in TrainConfig().identity()
+        assert TrainConfig(**{name: 2.0}).key() != TrainConfig().key()
+    assert TrainConfig(model="lenet300100", logit_scale=2.0).ignored_options(["logit_scale"])

@@ -1,6 +1,7 @@
 """The training loop end to end on the synthetic task: metrics, sparsity, divergence, kill -9 + resume, DDP."""
 
 import copy
+import dataclasses
 import json
 import os
 import shutil
@@ -397,3 +398,31 @@ def test_the_pruning_batch_is_a_seeded_sample_of_the_training_subset():
         assert all(tuple(r) in rows for r in x.reshape(64, -1).tolist())
         batches.append(x)
     assert not torch.equal(*batches)
+
+
+def _trained_state(tmp_path, name, config):
+    train(config, out=tmp_path / name, progress=False)
+    return torch.load(tmp_path / name / "checkpoint.pt", map_location="cpu", weights_only=False)["model"]
+
+
+@pytest.mark.parametrize("optimizer,rtol", [("sgd", 2e-4), ("adam", 2e-3)])
+def test_q_star_trains_as_its_unit_q_star_equivalent(tmp_path, optimizer, rtol):
+    # [B]'s larger q* with the clip relative: the same seed's network and every step of training are the q* = 1
+    # network's scaled by sqrt(q*) in its first layer and biases, once that network's logits are x2 and those
+    # parameters learn at lr / q* (SGD) or lr / sqrt(q*) (Adam); the hidden and read-out weights are equal
+    big = TrainConfig(**{**SMALL, "depth": 4, "activation": "crelu", "sparsity": 0.8, "q_star": 4.0,
+                         "clip": "relative", "optimizer": optimizer, "lr": 3e-3 if optimizer == "sgd" else 1e-3,
+                         "epochs": 2})
+    scaled, unit = _trained_state(tmp_path, "q4", big), _trained_state(tmp_path, "q1", big.at_unit_q_star())
+    first = "layers.1.weight"
+    start = initial_model(big, load_run_data(big, torch.device("cpu")), 0, torch.device("cpu")).state_dict()
+    moved = 0
+    for name, value in scaled.items():
+        factor = 2.0 if name.endswith("bias") or name == first else 1.0
+        torch.testing.assert_close(value, factor * unit[name], rtol=rtol, atol=1e-6 * factor, msg=name)
+        moved += not torch.allclose(value, start[name])
+    assert moved == len(scaled)  # every parameter trained; none of the equalities is the initial draw's
+    # and the equivalence is not trivially true: the q* = 1 run without the rescaled rates ends elsewhere
+    plain = _trained_state(tmp_path, "q1_plain", dataclasses.replace(big.at_unit_q_star(), bias_lr_scale=1.0,
+                                                                     first_layer_lr_scale=1.0))
+    assert not torch.allclose(plain[first], unit[first], rtol=10 * rtol)

@@ -74,8 +74,11 @@ class TrainConfig:
                                "(no unit on a linear piece for any of the first 5,000 training inputs); 0: never")
     min_selective: float = _f(0.0, "with --redraw-closed N: also redraw while fewer than this fraction of the "
                                    "narrowest hidden layer's units are input-selective on those inputs, in [0, 1)")
+    logit_scale: float = _f(1.0, "mlp/cnn: multiply the logits by this (a softmax temperature of 1/x)")
     optimizer: str = _f("sgd", "optimizer", choices=OPTIMIZERS)
     lr: float = _f(1e-3, "learning rate")
+    bias_lr_scale: float = _f(1.0, "multiply the learning rate of every bias by this")
+    first_layer_lr_scale: float = _f(1.0, "multiply the learning rate of the first layer's weight by this")
     momentum: float = _f(0.9, "SGD momentum")
     weight_decay: float = _f(0.0, "weight decay")
     schedule: str = _f("constant", "learning-rate schedule", choices=SCHEDULES)
@@ -109,7 +112,8 @@ class TrainConfig:
         check_range("lr", self.lr, 0.0, None)
         check_range("momentum", self.momentum, 0.0, 1.0, lo_open=False)
         check_range("weight_decay", self.weight_decay, 0.0, None, lo_open=False)
-        check_range("input_scale", self.input_scale, 0.0, None)
+        for name in ("input_scale", "logit_scale", "bias_lr_scale", "first_layer_lr_scale"):
+            check_range(name, getattr(self, name), 0.0, None)
         check_range("width_multiplier", self.width_multiplier, 0.0, None)
         if self.density is not None:
             check_range("density", self.density, 0.0, 1.0, hi_open=False)
@@ -133,12 +137,46 @@ class TrainConfig:
             return edge_of_chaos(self.activation, self.sparsity, m=self.m, slope=self.slope, q_star=self.q_star,
                                  clip=self.clip)
 
+    def at_unit_q_star(self) -> TrainConfig:
+        """The run at q* = 1 whose network stays 1/√q* times this run's, step for step ([B]; SPEC §3).
+
+        Every EoC activation is homogeneous, φ_{cτ,cm}(c·h) = c·φ_{τ,m}(h), and at q* = c² the EoC point has the
+        same σ_w² with σ_b² and (``match_input``) the first layer's σ_w1² multiplied by c²: with the clip relative
+        to √q* the q* network drawn from a seed is the q* = 1 one with its first-layer weights and biases × c, so
+        every pre-activation and logit × c. Training keeps that if the q* = 1 network's logits are multiplied by c
+        (``logit_scale``) and its biases and first-layer weights learn at a rescaled rate: the other weights get the
+        same gradient in both networks, and a parameter θ' = c·θ gets ∇_θ L / c, so one SGD step
+        Δθ = Δθ'/c = −(η/c²) ∇_θ L (``bias_lr_scale``, ``first_layer_lr_scale`` ÷ q*); Adam's step ignores the
+        gradient's scale, Δθ = Δθ'/c (÷ √q*, exact up to Adam's ε). Exact for SGD with momentum; weight decay and
+        gradient clipping act on the parameters' and gradient's own units and break it, so they are refused.
+        Whatever q* buys in training is therefore a softmax temperature and those two learning rates.
+        """
+        problems = []
+        if self.model not in EOC_MODELS:
+            problems.append(f"model {self.model} has no Edge-of-Chaos point")
+        if self.density is not None:
+            problems.append("the network must be dense (no density)")
+        if self.activation in ("crelu", "cst") and self.clip != "relative" and self.q_star != 1.0:
+            problems.append("the clip m must be relative to sqrt(q*) (clip = relative)")
+        if not self.match_input:
+            problems.append("match_input must be on (the first layer's variance then scales with q*)")
+        if self.weight_decay:
+            problems.append("weight_decay must be 0")
+        if self.grad_clip is not None:
+            problems.append("grad_clip must be off (it measures the gradient in each network's own units)")
+        if problems:
+            raise ValueError(f"no q* = 1 equivalent: {'; '.join(problems)}")
+        lr_factor = self.q_star if self.optimizer == "sgd" else self.q_star ** 0.5
+        return dataclasses.replace(self, q_star=1.0, logit_scale=self.logit_scale * self.q_star ** 0.5,
+                                   bias_lr_scale=self.bias_lr_scale / lr_factor,
+                                   first_layer_lr_scale=self.first_layer_lr_scale / lr_factor)
+
     def _ignored(self) -> list[tuple[tuple[str, ...], str]]:
         """The options this run ignores, in groups, each with the reason."""
         groups = []
         if self.model not in EOC_MODELS:
             groups.append((("depth", "width", "kernel_size", "activation", "sparsity", "m", "slope", "q_star", "clip",
-                            "match_input", "redraw_closed", "min_selective"),
+                            "match_input", "redraw_closed", "min_selective", "logit_scale"),
                            f"{self.model} is not one of [A]'s Edge-of-Chaos models (mlp, cnn)"))
         if not self.model.startswith(("vgg", "resnet")):
             groups.append((("width_multiplier",), "only vgg*/resnet* take it"))
@@ -189,7 +227,8 @@ class TrainConfig:
         # where the data lies is not what the run computes (a moved data set still resumes); the key stays, as
         # None, so that folders named after earlier identities keep their names
         d["data_root"] = None
-        for added_later, default in (("readout", "pool"), ("redraw_closed", 0), ("min_selective", 0.0)):
+        for added_later, default in (("readout", "pool"), ("redraw_closed", 0), ("min_selective", 0.0),
+                                     ("logit_scale", 1.0), ("bias_lr_scale", 1.0), ("first_layer_lr_scale", 1.0)):
             if d[added_later] == default:
                 d.pop(added_later)  # runs from before the option keep their keys (and folders)
         return d

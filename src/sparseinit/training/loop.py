@@ -22,6 +22,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .. import data as datasets
+from ..initialisation import weight_layers
 from ..layers import keep_masks, masked_layers
 from ..models import DeepCNN, DeepMLP, hidden_activations
 from ..pruning import RigL, density_report, sparsify
@@ -54,10 +55,11 @@ def dense_network(config: TrainConfig, shape: tuple[int, ...], num_classes: int,
     """``config.model`` before any weight sparsity; raises ValueError for inputs the model cannot take."""
     if config.model == "mlp":
         model = DeepMLP(config.depth, config.width, config.eoc(), math.prod(shape), num_classes,
-                        input_second_moment=input_second_moment)
+                        input_second_moment=input_second_moment, logit_scale=config.logit_scale)
     elif config.model == "cnn":
         model = DeepCNN(config.depth, config.width, config.eoc(), shape[0], num_classes, config.kernel_size,
-                        input_second_moment=input_second_moment, readout=config.readout, image_size=shape[-1])
+                        input_second_moment=input_second_moment, readout=config.readout, image_size=shape[-1],
+                        logit_scale=config.logit_scale)
     else:
         options: dict[str, Any] = {"in_channels": shape[0], "num_classes": num_classes, "image_size": shape[-1]}
         if config.model.startswith(("vgg", "resnet")):
@@ -101,11 +103,24 @@ def lr_at(config: TrainConfig, step: int, total: int) -> float:
     return config.lr
 
 
+def _param_groups(config: TrainConfig, model: nn.Module) -> list[dict[str, Any]]:
+    """The optimizer's parameter groups, each with its ``lr_scale`` (× the scheduled lr): biases ×
+    ``bias_lr_scale``, the first weight layer's weight × ``first_layer_lr_scale``; one group when both are 1."""
+    first = weight_layers(model)[0].weight if weight_layers(model) else None
+    groups: dict[float, list[nn.Parameter]] = {}
+    for name, param in model.named_parameters():
+        scale = config.bias_lr_scale if name.endswith("bias") else 1.0
+        if param is first:
+            scale *= config.first_layer_lr_scale
+        groups.setdefault(scale, []).append(param)
+    return [{"params": params, "lr": config.lr * scale, "lr_scale": scale} for scale, params in groups.items()]
+
+
 def _optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+    groups = _param_groups(config, model)
     if config.optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                               weight_decay=config.weight_decay)
-    return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    return torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay)
 
 
 @torch.no_grad()
@@ -321,7 +336,7 @@ def _run(config: TrainConfig, folder: Path, ctx: distributed.Context, show: bool
         meter.enabled = show  # live sparsity only where someone watches
         for batch in bar:
             for group in optimizer.param_groups:
-                group["lr"] = lr_at(config, step, total_steps)
+                group["lr"] = lr_at(config, step, total_steps) * group.get("lr_scale", 1.0)
             idx = ctx.shard(batch).to(ctx.device)
             xb, yb = x_train[idx], y_train[idx]
             logits = model(xb)
