@@ -106,7 +106,7 @@ def lr_at(config: TrainConfig, step: int, total: int) -> float:
 def _param_groups(config: TrainConfig, model: nn.Module) -> list[dict[str, Any]]:
     """The optimizer's parameter groups, each with its ``lr_scale`` (× the scheduled lr): biases ×
     ``bias_lr_scale``, the first weight layer's weight × ``first_layer_lr_scale``; one group when both are 1."""
-    first = weight_layers(model)[0].weight if weight_layers(model) else None
+    first = next((layer.weight for layer in weight_layers(model)), None)
     groups: dict[float, list[nn.Parameter]] = {}
     for name, param in model.named_parameters():
         scale = config.bias_lr_scale if name.endswith("bias") else 1.0
