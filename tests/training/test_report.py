@@ -199,6 +199,17 @@ def test_one_paired_seed_has_no_interval_and_the_table_says_so(tmp_path):
     assert lines[2] == "| cst | 1 | 0.85 | 1 | 94.00 | 95.00 | -1.00 | – | – | 0 of 1 | -1.00 |"
 
 
+def test_a_row_that_differs_in_training_options_has_no_pair_and_the_table_says_why(tmp_path):
+    base = {"dataset": "mnist", "model": "mlp", "q_star": 1.0, "seed": 0}
+    _fake_run(tmp_path / "r", {**base, "activation": "relu", "sparsity": 0.5, "lr": 1e-2}, 97.7)
+    _fake_run(tmp_path / "c", {**base, "activation": "cst", "sparsity": 0.85, "lr": 3e-3}, 92.3)
+    rows, varying = report.aggregate(report.collect(tmp_path))
+    gaps = report.paired_gaps(rows, "relu")
+    assert gaps == []
+    lines = report.gaps_markdown(gaps, varying).splitlines()
+    assert len(lines) == 4 and lines[3].startswith("No row pairs with a relu run: a pair needs the same seed")
+
+
 def test_highest_sparsity_within_is_bs_measure(tmp_path):
     """Per activation and depth, the highest s whose mean paired gap is >= -within; gaps worked out by hand."""
     base = {"dataset": "mnist", "model": "mlp", "q_star": 1.0, "m": 1.0}

@@ -367,6 +367,9 @@ def gaps_markdown(gaps: list[dict[str, Any]], varying: list[str], baseline: str 
                   f"{g['gap_std']:.2f}" if n > 1 else "–", f"{low:+.2f} … {high:+.2f}" if n > 1 else "–",
                   f"{g['within']} of {n}", " / ".join(f"{x:+.2f}" for x in g["gaps"])]
         lines.append("| " + " | ".join(cells) + " |")
+    if not gaps:
+        lines += ["", f"No row pairs with a {baseline} run: a pair needs the same seed and the same options except "
+                  "the activation's EoC point (activation, sparsity, m, slope, clip, q*)."]
     if gaps:
         rest = [k for k in columns if k != "sparsity"]
         head = [*rest, "mean gap by sparsity", f"highest sparsity within {within:g}"]
