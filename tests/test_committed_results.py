@@ -72,3 +72,12 @@ def test_run_names_quoted_in_the_results_are_still_the_runs_the_experiment_files
             quoted |= set(re.findall(r"\b[a-z0-9_.]+(?:-[a-z0-9_.]+)*-seed\d+-[0-9a-f]{8}\b", path.read_text()))
     assert len(quoted) >= 20
     assert sorted(quoted - asked) == []
+
+
+def test_the_depth100_ladder_regenerates(tmp_path):
+    """results/a_dnn/depth100_ladder.txt is what its script prints from the committed runs.csv / configs."""
+    figure = tmp_path / "ladder.png"
+    printed = subprocess.run([sys.executable, "experiments/a_dnn/depth100_ladder.py", "--plot", str(figure)],
+                             cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert printed == (ROOT / "results/a_dnn/depth100_ladder.txt").read_text()
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
