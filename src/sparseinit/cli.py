@@ -148,13 +148,20 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
                            help=helptext, metavar=None if "choices" in f.metadata else f.name.upper())
 
 
-def _config_from_args(args: argparse.Namespace):
+def _given_options(args: argparse.Namespace) -> dict:
+    """The TrainConfig options given on the command line."""
     import dataclasses
 
     from .training.config import TrainConfig
 
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)}
-    given = {name: value for name, value in given.items() if value is not None}
+    return {name: value for name, value in given.items() if value is not None}
+
+
+def _config_from_args(args: argparse.Namespace):
+    from .training.config import TrainConfig
+
+    given = _given_options(args)
     config = TrainConfig(**given)
     ignored = config.ignored_options(given)
     if ignored:  # a mistyped intention, not something to drop silently
@@ -166,7 +173,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
     from .training.loop import train
     from .training.run_dir import CONFIG
 
-    config = _config_from_args(args)
+    # --resume alone continues the run with the options saved in its folder
+    config = None if args.resume and not _given_options(args) else _config_from_args(args)
     if args.resume and not (Path(args.out) / CONFIG).exists() and os.environ.get("RANK", "0") == "0":
         print(f"sparseinit train: note: {args.out} holds no run to resume; starting a new one", file=sys.stderr)
     summary = train(config, out=args.out, resume=args.resume, progress=not args.json)
@@ -401,7 +409,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "per-layer sparsity), checkpoint.pt and summary.json into --out. Runs under "
                                    "torchrun --nproc_per_node=K for data parallelism.")
     p.add_argument("--out", required=True, help="run folder (refused if it holds another run)")
-    p.add_argument("--resume", action="store_true", help="continue an unfinished run in --out from its checkpoint")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an unfinished run in --out from its checkpoint (given no other option: with the "
+                        "options saved in --out)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON (and no progress bar)")
     _add_config_options(p)
     p.set_defaults(func=_cmd_train)

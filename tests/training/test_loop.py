@@ -114,7 +114,8 @@ def test_kill_9_then_resume_gives_the_same_numbers(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (run / "summary.json").exists(), "the run finished before it could be killed"
-    resumed = subprocess.run([*CLI, "--out", str(run), "--resume", "--json", *cli_args(**opts)], env=env,
+    # --resume alone: the run's options come from its config.json
+    resumed = subprocess.run([*CLI, "--out", str(run), "--resume", "--json"], env=env,
                              capture_output=True, text=True, check=True)
     got = json.loads(resumed.stdout)
     for key in ("test_accuracy", "val_accuracy", "train_accuracy", "train_sparsity", "test_sparsity"):
@@ -426,3 +427,14 @@ def test_q_star_trains_as_its_unit_q_star_equivalent(tmp_path, optimizer, rtol):
     plain = _trained_state(tmp_path, "q1_plain", dataclasses.replace(big.at_unit_q_star(), bias_lr_scale=1.0,
                                                                      first_layer_lr_scale=1.0))
     assert not torch.allclose(plain[first], unit[first], rtol=10 * rtol)
+
+
+def test_resume_without_options_uses_the_saved_config(tmp_path):
+    options = {**SMALL, "activation": "crelu", "sparsity": 0.8, "epochs": 2}
+    first = train(out=tmp_path / "run", progress=False, **options)
+    (tmp_path / "run" / "summary.json").unlink()  # the run looks unfinished after its last checkpoint
+    again = train(out=tmp_path / "run", progress=False, resume=True)
+    assert again["activation"] == "crelu" and again["test_accuracy"] == first["test_accuracy"]
+    # with options, they must match the saved run as before
+    with pytest.raises(ValueError, match="holds a different run"):
+        train(out=tmp_path / "run", progress=False, resume=True, **{**options, "activation": "cst"})

@@ -152,10 +152,13 @@ def train(config: TrainConfig | dict[str, Any] | None = None, *, out: str | Path
 
     ``options`` override fields of ``config`` (a TrainConfig, a dict of its options, or the defaults):
     ``train(out="runs/a", activation="crelu", sparsity=0.85, epochs=3)``. With ``resume=True`` an unfinished run in
-    ``out`` continues from its last checkpoint and a finished one is returned as it is. On the CPU the run flushes
+    ``out`` continues from its last checkpoint and a finished one is returned as it is; given neither ``config`` nor
+    ``options``, it resumes with the configuration saved in ``out/config.json``. On the CPU the run flushes
     denormal floats to zero (``torch.set_flush_denormal``) while it trains, and restores the default afterwards,
     and an image model and its data are kept in channels-last memory format (faster convolutions, same network).
     """
+    if resume and config is None and not options and (Path(out) / run_dir.CONFIG).is_file():
+        config = run_dir.read_config(Path(out))
     config = _config_of(config, options)
     config = config.normalised()  # what the run ignores is not recorded as if it mattered
     folder = Path(out)

@@ -61,6 +61,12 @@ def load_checkpoint(folder: Path) -> dict | None:
                          f"to start the run again from its first epoch") from None
 
 
+def read_config(folder: Path) -> TrainConfig:
+    """The TrainConfig a run folder was started with (its ``config.json``)."""
+    saved = folder / CONFIG
+    return TrainConfig.from_dict(read_json(saved, ("config",))["config"], where=str(saved))
+
+
 def read_json(path: Path, keys: tuple[str, ...] = ()) -> Any:
     """``path``'s JSON, or a one-line ValueError naming the file (not JSON, or a mapping without ``keys``)."""
     try:

@@ -119,7 +119,7 @@ def _load(folder: str | Path, device: str) -> tuple[TrainedRun, RunData]:
     if not saved.is_file():
         what = "does not exist" if not folder.exists() else f"holds no {run_dir.CONFIG}"
         raise ValueError(f"run folder {folder} {what}: pass a folder written by sparseinit train or sweep")
-    config = TrainConfig.from_dict(run_dir.read_json(saved, ("config",))["config"], where=str(saved))
+    config = run_dir.read_config(folder)
     checkpoint = run_dir.load_checkpoint(folder)
     if checkpoint is None:
         summary = run_dir.read_summary(folder)
