@@ -72,7 +72,8 @@ def setup_label(config: TrainConfig) -> str:
         parts.append(f"q*={config.q_star:g}" + (" (clip relative)" if config.clip == "relative" else ""))
     if config.logit_scale != 1.0:
         parts.append(f"logits x{config.logit_scale:g}")
-    parts.append(("" if config.optimizer == "sgd" else f"{config.optimizer} ") + f"lr {config.lr:g}")
+    parts.append(("" if config.optimizer == "sgd" else f"{config.optimizer} ") + f"lr {config.lr:g}"
+                 + (f" (cosine to {config.min_lr:g})" if config.min_lr else ""))
     for field, name in (("bias_lr_scale", "bias lr"), ("first_layer_lr_scale", "first-layer lr")):
         if getattr(config, field) != getattr(DEFAULTS, field):
             parts.append(f"{name} x{getattr(config, field):g}")

@@ -132,3 +132,16 @@ def test_scales_are_validated_and_keep_earlier_run_keys():
         assert name not in TrainConfig().identity()
         assert TrainConfig(**{name: 2.0}).key() != TrainConfig().key()
     assert TrainConfig(model="lenet300100", logit_scale=2.0).ignored_options(["logit_scale"])
+
+
+def test_min_lr_is_a_cosine_floor_below_lr_and_keeps_earlier_run_keys():
+    with pytest.raises(ValueError, match=r"^min_lr must be in \[0, 0.01\)"):
+        TrainConfig(lr=1e-2, schedule="cosine", min_lr=1e-2)
+    with pytest.raises(ValueError, match=r"^min_lr must be in"):
+        TrainConfig(schedule="cosine", min_lr=-1e-4)
+    assert "min_lr" not in TrainConfig().identity()  # runs from before the option keep their folders
+    floored = TrainConfig(schedule="cosine", min_lr=1e-4)
+    assert floored.key() != TrainConfig(schedule="cosine").key() and floored.ignored_options(["min_lr"]) == []
+    constant = TrainConfig(min_lr=1e-4)  # the constant schedule has no floor to apply
+    assert constant.ignored_options(["min_lr"]) and constant.normalised().min_lr == 0.0
+    assert constant.key() == TrainConfig().key()

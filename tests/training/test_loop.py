@@ -95,6 +95,11 @@ def test_lr_schedule():
     c = TrainConfig(lr=1.0, schedule="cosine", warmup_steps=10)
     assert lr_at(c, 0, 110) == pytest.approx(0.1) and lr_at(c, 10, 110) == pytest.approx(1.0)
     assert lr_at(c, 60, 110) == pytest.approx(0.5) and lr_at(c, 110, 110) == pytest.approx(0.0, abs=1e-12)
+    floored = TrainConfig(lr=1.0, schedule="cosine", warmup_steps=10, min_lr=0.2)
+    assert lr_at(floored, 0, 110) == pytest.approx(0.1)  # the warm-up is unchanged
+    # min_lr + (lr - min_lr)(1 + cos(pi p))/2 at p = 0, 1/4, 1/2, 1, and past the end
+    for step, expected in ((10, 1.0), (35, 0.2 + 0.8 * (1 + 2 ** -0.5) / 2), (60, 0.6), (110, 0.2), (200, 0.2)):
+        assert lr_at(floored, step, 110) == pytest.approx(expected)
 
 
 def test_kill_9_then_resume_gives_the_same_numbers(tmp_path):

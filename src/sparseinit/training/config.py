@@ -83,6 +83,7 @@ class TrainConfig:
     weight_decay: float = _f(0.0, "weight decay")
     schedule: str = _f("constant", "learning-rate schedule", choices=SCHEDULES)
     warmup_steps: int = _f(0, "linear learning-rate warm-up steps")
+    min_lr: float = _f(0.0, "cosine: decay to this floor instead of 0, in [0, lr)")
     grad_clip: float | None = _f(None, "clip the gradient norm to this (default: no clipping)")
     batch_size: int = _f(128, "global batch size (split across processes)")
     epochs: int = _f(10, "training epochs")
@@ -110,6 +111,7 @@ class TrainConfig:
         if self.train_subset is not None:
             check_int("train_subset", self.train_subset, 2)  # sparsity and selectivity need two inputs
         check_range("lr", self.lr, 0.0, None)
+        check_range("min_lr", self.min_lr, 0.0, self.lr, lo_open=False)
         check_range("momentum", self.momentum, 0.0, 1.0, lo_open=False)
         check_range("weight_decay", self.weight_decay, 0.0, None, lo_open=False)
         for name in ("input_scale", "logit_scale", "bias_lr_scale", "first_layer_lr_scale"):
@@ -189,6 +191,8 @@ class TrainConfig:
             groups.append((("sparsity",), "relu's activation sparsity is 0.5"))
         if activation not in ("crelu", "cst"):
             groups.append((("m", "slope", "clip"), f"{activation} is not clipped (only crelu and cst are)"))
+        if self.schedule != "cosine":
+            groups.append((("min_lr",), "only the cosine schedule takes it"))
         if self.density is None:
             groups.append((("offset", "budget", "prune_method", "keep_first", "keep_last", "rigl"),
                            "it applies only with --density"))
@@ -228,7 +232,8 @@ class TrainConfig:
         # None, so that folders named after earlier identities keep their names
         d["data_root"] = None
         for added_later, default in (("readout", "pool"), ("redraw_closed", 0), ("min_selective", 0.0),
-                                     ("logit_scale", 1.0), ("bias_lr_scale", 1.0), ("first_layer_lr_scale", 1.0)):
+                                     ("logit_scale", 1.0), ("bias_lr_scale", 1.0), ("first_layer_lr_scale", 1.0),
+                                     ("min_lr", 0.0)):
             if d[added_later] == default:
                 d.pop(added_later)  # runs from before the option keep their keys (and folders)
         return d

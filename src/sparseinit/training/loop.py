@@ -94,12 +94,16 @@ class SparsityMeter:
 
 
 def lr_at(config: TrainConfig, step: int, total: int) -> float:
-    """Learning rate at ``step``: linear warm-up, then constant or cosine decay to 0 at ``total``."""
+    """Learning rate at ``step``: linear warm-up, then constant or cosine decay to ``min_lr`` at ``total``.
+
+    Cosine: lr_t = min_lr + (lr - min_lr) (1 + cos(pi p)) / 2, p the fraction of the post-warm-up steps done
+    (SGDR's annealing, Loshchilov & Hutter 2017, without restarts).
+    """
     if step < config.warmup_steps:
         return config.lr * (step + 1) / config.warmup_steps
     if config.schedule == "cosine":
         progress = (step - config.warmup_steps) / max(1, total - config.warmup_steps)
-        return config.lr * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+        return config.min_lr + (config.lr - config.min_lr) * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
     return config.lr
 
 
@@ -467,6 +471,7 @@ def _summary(config: TrainConfig, status: str, final: dict, history: list[dict],
         "activation": config.activation, "sparsity": eoc.sparsity, "m": eoc.m, "slope": eoc.slope,
         "q_star": config.q_star, "clip": config.clip, "tau": eoc.tau, "sigma_w2": eoc.sigma_w2,
         "sigma_b2": eoc.sigma_b2, "optimizer": config.optimizer, "lr": config.lr, "schedule": config.schedule,
+        "min_lr": config.min_lr,
         "batch_size": config.batch_size, "epochs": config.epochs, "epochs_done": len(history), "seed": config.seed,
         "status": status, "test_accuracy": final["test_accuracy"], "val_accuracy": final["val_accuracy"],
         "train_accuracy": final["train_accuracy"], "best_val_accuracy": max((h["val_accuracy"] for h in history),
